@@ -1,0 +1,43 @@
+#include "support/test_support.h"
+
+#include "core/error.h"
+
+#include <fstream>
+#include <sstream>
+
+namespace lw::test {
+
+std::filesystem::path data_path(const std::string& relative) {
+    return std::filesystem::path(LW_TEST_DATA_DIR) / relative;
+}
+
+std::filesystem::path source_path(const std::string& relative) {
+    return std::filesystem::path(LW_SOURCE_DIR) / relative;
+}
+
+std::string read_file(const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    if (!in) qFatal("cannot read %s", p.c_str());
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+void write_file(const std::filesystem::path& p, const std::string& bytes) {
+    std::filesystem::create_directories(p.parent_path());
+    std::ofstream out(p, std::ios::binary);
+    out << bytes;
+    if (!out) qFatal("cannot write %s", p.c_str());
+}
+
+std::string error_of(const std::function<void()>& fn) {
+    try {
+        fn();
+    } catch (const lw::Error& e) {
+        std::string msg = e.what();
+        return msg.empty() ? std::string("(empty message)") : msg;
+    }
+    return {};
+}
+
+} // namespace lw::test
