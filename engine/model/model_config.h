@@ -33,6 +33,9 @@ struct ModelConfig {
     float rms_norm_eps = 1e-6f;
     float rope_theta = 10000.0f;
     RopeScaling rope_scaling;
+    // Per-frequency divisors that GGUF files store as `rope_freqs.weight` (llama3
+    // scaling precomputed by llama.cpp); empty otherwise. head_dim / 2 entries.
+    std::vector<float> rope_freq_factors;
     bool tie_word_embeddings = false;
     bool attention_bias = false;  // q/k/v projections carry a bias (Qwen2)
     // Attention looks back at most this many positions (Mistral); nullopt: unlimited.
