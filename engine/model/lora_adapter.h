@@ -4,32 +4,16 @@
 #pragma once
 
 #include "core/tensor_view.h"
+#include "formats/peft_config.h"
 #include "model/model_config.h"
 
 #include <cstdint>
 #include <filesystem>
-#include <map>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
 namespace lw {
-
-struct PeftConfig {
-    int r = 8;
-    float lora_alpha = 8.0f;
-    bool use_rslora = false;
-    // Exactly one of these is used: a list of module-name suffixes, or a regex that
-    // must match the full module name (PEFT's rule).
-    std::vector<std::string> target_modules;
-    std::optional<std::string> target_modules_regex;
-    std::map<std::string, int> rank_pattern;     // key: regex / suffix, as PEFT
-    std::map<std::string, float> alpha_pattern;  // likewise
-    std::optional<std::vector<int>> layers_to_transform;
-    std::string base_model_name_or_path;  // informational
-    std::string source;                    // the adapter_config.json path, for messages
-};
 
 struct LoraModule {
     int layer = 0;
@@ -44,7 +28,7 @@ struct LoraAdapter {
     std::string name;
     std::filesystem::path path;  // folder or file it was read from
     PeftConfig config;
-    std::vector<LoraModule> modules;  // sorted by (layer, module order of linear_module_names())
+    std::vector<LoraModule> modules;                   // sorted by (layer, module order of linear_module_names())
     std::vector<std::shared_ptr<const void>> storage;  // keeps the views valid
 
     int max_rank() const;
@@ -53,4 +37,16 @@ struct LoraAdapter {
     std::vector<std::string> targets() const;
 };
 
-} // namespace lw
+// Loads a PEFT adapter: a folder with adapter_config.json and adapter_model.safetensors
+// (preferred, as PEFT) or adapter_model.bin, or one of those files. `name` defaults to
+// the folder name. Every tensor must be a lora_A / lora_B of a targeted linear module
+// with the rank PEFT would give it; throws lw::Error naming the file and tensor.
+LoraAdapter load_lora_adapter(const std::filesystem::path& path, const std::string& name = {});
+
+// Checks the adapter against the base it will run on: the modules its config targets
+// in the base are exactly those it has weights for, shapes fit the base's linear
+// modules (the error names the tensor, expected and actual shape), ranks are at most
+// max_lora_rank and weights are float. Throws lw::Error naming the adapter.
+void validate_lora_adapter(const LoraAdapter& adapter, const ModelConfig& base, int max_lora_rank);
+
+}  // namespace lw
