@@ -4,6 +4,7 @@
 // pre-tokenizers, post-processor (BOS/EOS) and decoders.
 #pragma once
 
+#include "core/token_id.h"
 #include "tokenizer/gguf_vocab.h"
 
 #include <cstdint>
@@ -16,8 +17,6 @@
 #include <vector>
 
 namespace lw {
-
-using TokenId = std::int32_t;
 
 class Tokenizer {
 public:
@@ -44,8 +43,13 @@ public:
     std::optional<TokenId> token_to_id(std::string_view token) const;
     std::string id_to_token(TokenId id) const;  // the raw vocabulary entry
     bool is_special(TokenId id) const;
+    // A <0xNN> token of a byte-fallback vocabulary: its text depends on the ids around it.
+    bool is_byte_token(TokenId id) const;
+    // From the GGUF keys, or for tokenizer.json guessed from the post-processor and the
+    // usual names; tokenizer_config.json readers override them with set_bos_eos().
     std::optional<TokenId> bos_id() const;
     std::optional<TokenId> eos_id() const;
+    void set_bos_eos(std::optional<TokenId> bos, std::optional<TokenId> eos);
 
     // Describes the scheme for humans: "byte-level BPE, 49152 tokens".
     std::string describe() const;
@@ -69,9 +73,13 @@ public:
 private:
     const Tokenizer* tok_;
     bool skip_special_;
+    // The ids still needed: `context_` already-emitted ids (decoded so that
+    // sentencepiece's leading-space strip and byte runs see the same left
+    // context as a full decode) followed by the ids not yet fully emitted.
     std::vector<TokenId> ids_;
-    std::size_t emitted_bytes_ = 0;  // bytes of decode(ids_) already returned
-    std::size_t prefix_ids_ = 0;     // ids dropped from the window
+    std::size_t context_ = 0;
+    std::string context_text_;       // decode of the context ids
+    std::size_t emitted_bytes_ = 0;  // bytes after context_text_ already returned
 };
 
-} // namespace lw
+}  // namespace lw
