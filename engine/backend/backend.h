@@ -1,0 +1,68 @@
+// The compute interface the engine drives, implemented on the CPU (backend/cpu) and on
+// CUDA. A Backend is one device: it owns the bytes of the unified page pool. A
+// ModelRunner is one base model on that device: its weights, and a forward pass over a
+// batch whose sequences may each use a different adapter (or none), with KV cache and
+// adapter rows read from pool pages.
+#pragma once
+
+#include "core/dtype.h"
+#include "core/token_id.h"
+#include "memory/kv_layout.h"
+#include "memory/page_pool.h"
+#include "memory/pooled_adapter.h"
+#include "model/model_config.h"
+#include "model/model_weights.h"
+
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace lw {
+
+// One sequence's share of a step: a chunk of its prompt (prefill) or its newest token
+// (decode). Its KV block table already has pages for position + tokens.size() positions.
+struct StepSequence {
+    std::span<const TokenId> tokens;
+    int position = 0;                        // cache positions already filled (= tokens[0]'s position)
+    KvBlockTable* kv = nullptr;              // the runner writes the new K/V and advances kv->tokens
+    const PooledAdapter* adapter = nullptr;  // nullptr: the bare base model
+    bool wants_logits = false;               // logits for the chunk's last token
+};
+
+struct StepBatch {
+    std::vector<StepSequence> sequences;
+};
+
+class ModelRunner {
+public:
+    virtual ~ModelRunner() = default;
+    virtual const ModelConfig& config() const = 0;
+    virtual const KvLayout& kv_layout() const = 0;
+    // Runs the batch. `logits` holds vocab_size floats for each sequence that wants
+    // them, in batch order. Throws lw::Error on malformed input (naming the sequence).
+    virtual void forward(const StepBatch& batch, std::span<float> logits) = 0;
+};
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+    virtual std::string name() const = 0;  // "cpu (8 threads, OpenBLAS)", "cuda (NVIDIA H100 ...)"
+    virtual std::size_t page_count() const = 0;
+    virtual std::size_t page_bytes() const = 0;
+    // The dtype adapter rows and KV entries are stored in on this device.
+    virtual DType pool_dtype() const = 0;
+
+    // Copies host bytes into a page (adapter uploads). On a GPU this is queued on the
+    // upload stream and ordered before the next forward.
+    virtual void write_page(PageId page, std::size_t offset, std::span<const std::byte> bytes) = 0;
+    // Copies bytes back (tests, debugging).
+    virtual void read_page(PageId page, std::size_t offset, std::span<std::byte> out) const = 0;
+
+    // Prepares a base model on this device (weights converted or uploaded as needed).
+    // `weights` must outlive the runner, which may keep views into them.
+    virtual std::unique_ptr<ModelRunner> load_model(const ModelConfig& config, const ModelWeights& weights) = 0;
+};
+
+} // namespace lw
