@@ -1,0 +1,175 @@
+#include "memory/pooled_adapter.h"
+
+#include "backend/backend.h"
+#include "core/dequantize.h"
+#include "core/error.h"
+#include "core/half.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace lw {
+namespace {
+
+// Row starts are aligned so that vector loads (AVX on the CPU, 16-byte loads on a GPU)
+// never straddle a row boundary badly.
+constexpr std::size_t kRowAlign = 16;
+
+std::size_t align_up(std::size_t n, std::size_t a) {
+    return (n + a - 1) / a * a;
+}
+
+int module_index(const LoraModule& m, const std::string& who) {
+    const auto& names = linear_module_names();
+    const auto it = std::find(names.begin(), names.end(), m.module);
+    if (it == names.end()) fail(who, ": layer ", m.layer, " has unknown module '", m.module, "'");
+    return static_cast<int>(it - names.begin());
+}
+
+std::string describe_adapter(const LoraAdapter& adapter) {
+    return cat("adapter '", adapter.name, "'");
+}
+
+// Walks the rows of an adapter in pool order (per module: rank rows of A, then rank
+// rows of B^T) and places each at (page index, offset), starting a new page whenever a
+// row does not fit the rest of the current one.
+class RowPlacer {
+public:
+    RowPlacer(std::size_t page_bytes, DType dtype, std::string who)
+        : page_bytes_(page_bytes), dtype_(dtype), who_(std::move(who)) {}
+
+    // Where the next row of `elems` values goes: {page index, byte offset}.
+    std::pair<std::size_t, std::size_t> place(std::int64_t elems, const LoraModule& m) {
+        const std::size_t bytes = dtype_bytes(dtype_, elems);
+        if (bytes > page_bytes_)
+            fail(who_, ": a row of layer ", m.layer, " ", m.module, " takes ", bytes, " bytes in ", dtype_name(dtype_),
+                 ", more than a page of ", page_bytes_, " bytes");
+        std::size_t offset = align_up(used_, kRowAlign);
+        if (pages_ == 0 || offset + bytes > page_bytes_) {
+            ++pages_;
+            offset = 0;
+        }
+        used_ = offset + bytes;
+        return {pages_ - 1, offset};
+    }
+    std::size_t pages() const { return pages_; }
+
+private:
+    std::size_t page_bytes_;
+    DType dtype_;
+    std::string who_;
+    std::size_t pages_ = 0;
+    std::size_t used_ = 0;
+};
+
+void check_row_dtype(DType dtype, const std::string& who) {
+    if (dtype != DType::F32 && dtype != DType::F16 && dtype != DType::BF16)
+        fail(who, ": adapter rows cannot be stored as ", dtype_name(dtype), " (expected F32, F16 or BF16)");
+}
+
+// Writes `values` into `out` converted to `dtype` (F32, F16 or BF16).
+void store_row(std::span<const float> values, DType dtype, std::byte* out) {
+    if (dtype == DType::F32) {
+        std::memcpy(out, values.data(), values.size() * sizeof(float));
+        return;
+    }
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        const std::uint16_t h = dtype == DType::F16 ? f32_to_f16(values[i]) : f32_to_bf16(values[i]);
+        std::memcpy(out + i * 2, &h, 2);
+    }
+}
+
+}  // namespace
+
+const PooledModule* PooledAdapter::find(int layer, int module) const {
+    if (layer < 0 || static_cast<std::size_t>(layer) >= lookup.size() || module < 0 || module >= 7) return nullptr;
+    const int index = lookup[static_cast<std::size_t>(layer)][static_cast<std::size_t>(module)];
+    return index < 0 ? nullptr : &modules[static_cast<std::size_t>(index)];
+}
+
+std::size_t adapter_pages_needed(const LoraAdapter& adapter, std::size_t page_bytes, DType dtype) {
+    const std::string who = describe_adapter(adapter);
+    check_row_dtype(dtype, who);
+    RowPlacer placer(page_bytes, dtype, who);
+    for (const auto& m : adapter.modules) {
+        for (int r = 0; r < m.rank; ++r) placer.place(m.a.row_elems(), m);
+        for (int r = 0; r < m.rank; ++r) placer.place(m.b.shape.at(0), m);
+    }
+    return placer.pages();
+}
+
+PooledAdapter upload_adapter(const LoraAdapter& adapter, std::uint64_t id, std::span<const PageId> pages,
+                             int num_layers, DType dtype, Backend& backend) {
+    const std::string who = describe_adapter(adapter);
+    const std::size_t page_bytes = backend.page_bytes();
+    const std::size_t needed = adapter_pages_needed(adapter, page_bytes, dtype);
+    if (pages.size() != needed)
+        fail(who, ": needs ", needed, " pages of ", page_bytes, " bytes, was given ", pages.size());
+    for (PageId p : pages)
+        if (p >= backend.page_count()) fail(who, ": page ", p, " is beyond the pool's ", backend.page_count());
+
+    PooledAdapter pooled;
+    pooled.id = id;
+    pooled.dtype = dtype;
+    pooled.pages.assign(pages.begin(), pages.end());
+    pooled.lookup.assign(static_cast<std::size_t>(std::max(num_layers, 0)), {-1, -1, -1, -1, -1, -1, -1});
+
+    // Pages are staged on the host and written whole: one copy per page, not per row.
+    std::vector<std::byte> staging(page_bytes);
+    std::size_t staged_page = 0;
+    auto flush = [&] { backend.write_page(pages[staged_page], 0, staging); };
+
+    RowPlacer placer(page_bytes, dtype, who);
+    auto put_row = [&](std::span<const float> values, const LoraModule& m) {
+        const auto [page, offset] = placer.place(static_cast<std::int64_t>(values.size()), m);
+        if (page != staged_page) {
+            flush();
+            std::fill(staging.begin(), staging.end(), std::byte{0});
+            staged_page = page;
+        }
+        store_row(values, dtype, staging.data() + offset);
+        pooled.rows.push_back({pages[page], static_cast<std::uint32_t>(offset)});
+    };
+
+    std::vector<float> a, b, row;
+    for (const auto& m : adapter.modules) {
+        const int module = module_index(m, who);
+        if (m.layer < 0 || m.layer >= num_layers)
+            fail(who, ": layer ", m.layer, " ", m.module, " is beyond the model's ", num_layers, " layers");
+        if (pooled.lookup[static_cast<std::size_t>(m.layer)][static_cast<std::size_t>(module)] >= 0)
+            fail(who, ": layer ", m.layer, " ", m.module, " appears twice");
+        if (m.a.shape.size() != 2 || m.b.shape.size() != 2 || m.a.shape[0] != m.rank || m.b.shape[1] != m.rank)
+            fail(who, ": layer ", m.layer, " ", m.module, " has A ", shape_string(m.a.shape), " and B ",
+                 shape_string(m.b.shape), ", which do not agree with rank ", m.rank);
+        const auto in = static_cast<std::size_t>(m.a.shape[1]);
+        const auto out = static_cast<std::size_t>(m.b.shape[0]);
+        const auto rank = static_cast<std::size_t>(m.rank);
+
+        PooledModule pm;
+        pm.layer = m.layer;
+        pm.module = module;
+        pm.rank = m.rank;
+        pm.scale = m.scale;
+        pm.in_features = static_cast<int>(in);
+        pm.out_features = static_cast<int>(out);
+        pm.first_row = static_cast<std::uint32_t>(pooled.rows.size());
+        pooled.lookup[static_cast<std::size_t>(m.layer)][static_cast<std::size_t>(module)] =
+            static_cast<int>(pooled.modules.size());
+        pooled.modules.push_back(pm);
+
+        a.resize(rank * in);
+        b.resize(out * rank);
+        dequantize(m.a, a);
+        dequantize(m.b, b);
+        for (std::size_t r = 0; r < rank; ++r) put_row(std::span(a).subspan(r * in, in), m);
+        row.resize(out);
+        for (std::size_t r = 0; r < rank; ++r) {
+            for (std::size_t o = 0; o < out; ++o) row[o] = b[o * rank + r];
+            put_row(row, m);
+        }
+    }
+    if (needed > 0) flush();
+    return pooled;
+}
+
+}  // namespace lw
