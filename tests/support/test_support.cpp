@@ -2,18 +2,26 @@
 
 #include "core/error.h"
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
 namespace lw::test {
 
-std::filesystem::path data_path(const std::string& relative) {
-    return std::filesystem::path(LW_TEST_DATA_DIR) / relative;
+namespace {
+
+// The build's source tree, unless LW_SOURCE_DIR says the tests were carried elsewhere
+// (the GPU machine runs binaries built here against its own copy of the tree).
+std::filesystem::path source_root() {
+    const char* moved = std::getenv("LW_SOURCE_DIR");
+    return moved && *moved ? std::filesystem::path(moved) : std::filesystem::path(LW_SOURCE_DIR);
 }
 
-std::filesystem::path source_path(const std::string& relative) {
-    return std::filesystem::path(LW_SOURCE_DIR) / relative;
-}
+} // namespace
+
+std::filesystem::path data_path(const std::string& relative) { return source_root() / "tests" / "data" / relative; }
+
+std::filesystem::path source_path(const std::string& relative) { return source_root() / relative; }
 
 std::string read_file(const std::filesystem::path& p) {
     std::ifstream in(p, std::ios::binary);

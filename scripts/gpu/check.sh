@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs on the GPU machine, in a device call that carries .device (see bundle.sh):
+# unpacks the bundle, prints the device, runs every GPU test and prints a summary.
+# Usage (device call): bash scripts/gpu/check.sh
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+
+work=$(mktemp -d)
+tar -C "$work" -xJf .device/bundle.tar.xz
+export LD_LIBRARY_PATH="$work/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export LW_SOURCE_DIR="$PWD" QT_QPA_PLATFORM=offscreen
+
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+status=0
+summary=()
+for t in "$work"/bin/test_*; do
+  name=$(basename "$t")
+  if "$t" > "$work/$name.log" 2>&1; then result=passed; else result=FAILED; status=1; fi
+  totals=$(grep -E '^Totals:' "$work/$name.log" | tail -n 1)
+  summary+=("$(printf '%-32s %-7s %s' "$name" "$result" "$totals")")
+  [ "$result" = FAILED ] && cat "$work/$name.log"
+  [ -n "${OUT:-}" ] && cp "$work/$name.log" "$OUT/"
+done
+printf '%s\n' "${summary[@]}"
+exit $status
