@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "formats/safetensors.h"
 #include "formats/torch_checkpoint.h"
+#include "model/adapter_sources.h"
 
 #include <algorithm>
 #include <charconv>
@@ -137,14 +138,6 @@ fs::path adapter_folder(const fs::path& path) {
     fail(path.string(), ": not a PEFT adapter (expected a folder with adapter_config.json, or one of its files)");
 }
 
-// "qv_r8" for "adapters/qv_r8/" and for "." inside it.
-std::string folder_name(const fs::path& folder) {
-    std::error_code ec;
-    fs::path p = fs::absolute(folder, ec).lexically_normal();
-    if (p.filename().empty()) p = p.parent_path();
-    return p.filename().string();
-}
-
 }  // namespace
 
 int LoraAdapter::max_rank() const {
@@ -171,7 +164,7 @@ LoraAdapter load_lora_adapter(const fs::path& path, const std::string& name) {
     const fs::path folder = adapter_folder(path);
     LoraAdapter adapter;
     adapter.path = folder;
-    adapter.name = name.empty() ? folder_name(folder) : name;
+    adapter.name = name.empty() ? adapter_name_for(folder) : name;
 
     const fs::path config_path = folder / "adapter_config.json";
     std::error_code ec;
