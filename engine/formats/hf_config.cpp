@@ -86,6 +86,9 @@ private:
     std::string where_;
 };
 
+// The largest models have ~130 layers.
+constexpr int kMaxLayers = 1024;
+
 enum class Family { Llama, Mistral, Qwen2 };
 
 struct FamilyInfo {
@@ -136,7 +139,8 @@ void read_rope(const Fields& f, ModelConfig& c) {
     const std::string type = rope.get_string("rope_type").value_or(rope.get_string("type").value_or("default"));
     RopeScaling& s = c.rope_scaling;
     if (type == "default") {
-        if (rope.find("factor")) fail(rope.where(), ": has a 'factor' but no rope_type");
+        if (!rope.find("rope_type") && !rope.find("type") && rope.find("factor"))
+            fail(rope.where(), ": has a 'factor' but no rope_type");
         return;
     }
     if (type == "linear") {
@@ -202,6 +206,9 @@ ModelConfig parse_hf_config(const json& config, const std::string& source) {
     c.hidden_size = f.require_int("hidden_size");
     c.intermediate_size = f.require_int("intermediate_size");
     c.num_layers = f.require_int("num_hidden_layers");
+    // Every layer adds tensors to look for; a hostile count must not make that unbounded.
+    if (c.num_layers > kMaxLayers)
+        fail(source, ": num_hidden_layers ", c.num_layers, " is more than the ", kMaxLayers, " any real model has");
     c.num_heads = f.require_int("num_attention_heads");
     if (c.num_heads <= 0) fail(source, ": num_attention_heads must be positive, got ", c.num_heads);
     c.num_kv_heads = f.get_int("num_key_value_heads").value_or(fam.num_kv_heads.value_or(c.num_heads));
