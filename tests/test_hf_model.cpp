@@ -128,6 +128,14 @@ private slots:
         QCOMPARE(m.weights.all().size(), std::size_t(11));
     }
 
+    void singleFileWinsOverAnIndex() {
+        QTemporaryDir dir;
+        const fs::path folder = copy_model(dir, "tiny_qwen2");
+        write_json(folder / "model.safetensors.index.json",
+                   {{"weight_map", {{"model.norm.weight", "model-00001-of-00002.safetensors"}}}});
+        QCOMPARE(lw::load_hf_model(folder).weights.all().size(), std::size_t(26));
+    }
+
     void generationConfigEosWins() {
         QTemporaryDir dir;
         const fs::path folder = copy_model(dir, "tiny_mistral");

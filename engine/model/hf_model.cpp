@@ -69,10 +69,11 @@ HfModel load_hf_model(const fs::path& folder) {
     const auto wanted = expected_tensor_shapes(model.config);
     const fs::path index_path = folder / "model.safetensors.index.json";
     const fs::path single_path = folder / "model.safetensors";
-    if (fs::exists(index_path))
-        add_sharded_weights(folder, index_path, wanted, model.weights);
-    else if (fs::exists(single_path))
+    // transformers looks for the single file first, then the index.
+    if (fs::exists(single_path))
         add_single_file_weights(single_path, wanted, model.weights);
+    else if (fs::exists(index_path))
+        add_sharded_weights(folder, index_path, wanted, model.weights);
     else
         fail(folder.string(), ": no model.safetensors or model.safetensors.index.json");
     validate_weights(model.weights, model.config, folder.string());
