@@ -245,6 +245,9 @@ ModelConfig parse_hf_config(const json& config, const std::string& source) {
     c.torch_dtype = f.get_string("dtype").value_or(f.get_string("torch_dtype").value_or(""));
 
     validate_model_config(c, source);
+    // q_dim() and kv_dim() are ints: a hostile config must not overflow them.
+    if (static_cast<std::int64_t>(std::max(c.num_heads, c.num_kv_heads)) * c.head_dim > std::numeric_limits<int>::max())
+        fail(source, ": num_attention_heads (", c.num_heads, ") x head_dim (", c.head_dim, ") is too large");
     return c;
 }
 
