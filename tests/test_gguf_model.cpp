@@ -58,6 +58,21 @@ std::filesystem::path patched(const QTemporaryDir& dir, const std::string& fixtu
     return p;
 }
 
+// Copies a fixture with the u32 value of metadata `key` set to `value`.
+std::filesystem::path with_u32(const QTemporaryDir& dir, const std::string& fixture, const std::string& key,
+                               std::uint32_t value) {
+    std::string bytes = lw::test::read_file(lw::test::data_path(fixture));
+    const auto at = bytes.find(key);
+    if (at == std::string::npos) qFatal("no key %s", key.c_str());
+    std::uint32_t type = 0;
+    std::memcpy(&type, bytes.data() + at + key.size(), 4);
+    if (type != 4) qFatal("key %s is not u32", key.c_str());
+    std::memcpy(bytes.data() + at + key.size() + 4, &value, 4);
+    const std::filesystem::path p = dir.filePath("patched.gguf").toStdString();
+    lw::test::write_file(p, bytes);
+    return p;
+}
+
 }  // namespace
 
 class TestGgufModel : public QObject {
@@ -203,6 +218,51 @@ private slots:
                         "patched.gguf", "'blk.9.ffn_up.weight'", "layer 9", "2 layers");
         LW_EXPECT_ERROR(lw::load_gguf_model(patched(dir, "gguf/tiny_qwen2_twin.gguf", "blk.1.ffn_up", "blk.1.ffn_uq")),
                         "patched.gguf", "model.layers.1.mlp.up_proj.weight", "missing");
+    }
+
+    void checksHyperparametersAgainstTheWeights() {
+        QTemporaryDir dir;
+        const std::string twin = "gguf/tiny_llama_twin.gguf";
+        LW_EXPECT_ERROR(lw::load_gguf_model(with_u32(dir, twin, "llama.rope.dimension_count", 8)),
+                        "'llama.rope.dimension_count'", "partial rotary");
+        LW_EXPECT_ERROR(lw::load_gguf_model(with_u32(dir, twin, "llama.attention.head_count", 0)),
+                        "'llama.attention.head_count'", "positive");
+        LW_EXPECT_ERROR(lw::load_gguf_model(with_u32(dir, twin, "llama.attention.head_count", 3)), "patched.gguf",
+                        "num_attention_heads (3)", "num_key_value_heads (2)");
+        LW_EXPECT_ERROR(lw::load_gguf_model(with_u32(dir, twin, "llama.embedding_length", 32)), "patched.gguf",
+                        "lm_head.weight", "[320, 64]", "[320, 32]");
+        LW_EXPECT_ERROR(lw::load_gguf_model(with_u32(dir, twin, "tokenizer.ggml.bos_token_id", 5000)),
+                        "'tokenizer.ggml.bos_token_id'", "5000", "320 tokens");
+    }
+
+    void keepsUnpermutedTensorsAsViewsOfTheMap() {
+        // Tensors other than Q/K point into the mapped file: their addresses differ by
+        // exactly their distance in the file. Q/K are owned copies.
+        const auto path = lw::test::data_path("gguf/tiny_llama_twin.gguf");
+        const auto m = lw::load_gguf_model(path);
+        const auto f = lw::GgufFile::open(path);
+        const auto address = [&](const std::string& name) {
+            return reinterpret_cast<std::uintptr_t>(m.weights.get(name).data.data());
+        };
+        const auto offset = [&](const std::string& name) { return f.find_tensor(name)->offset; };
+        QCOMPARE(address("model.layers.2.mlp.up_proj.weight") - address("model.embed_tokens.weight"),
+                 offset("blk.2.ffn_up.weight") - offset("token_embd.weight"));
+        const auto q = address("model.layers.0.self_attn.q_proj.weight") - address("model.embed_tokens.weight");
+        QVERIFY(q != offset("blk.0.attn_q.weight") - offset("token_embd.weight"));
+    }
+
+    void linearRopeScaling() {
+        const auto m = lw::load_gguf_model(lw::test::data_path("gguf/linear_rope.gguf"));
+        QCOMPARE(m.config.rope_scaling.type, lw::RopeScaling::Type::Linear);
+        QCOMPARE(m.config.rope_scaling.factor, 4.0f);
+        QCOMPARE(m.config.rope_scaling.original_max_position_embeddings, 128);
+        QCOMPARE(m.config.head_dim, 16);
+        QCOMPARE(m.config.rope_theta, 10000.0f);  // no rope.freq_base: llama.cpp's default
+        QCOMPARE(m.config.vocab_size, 16);
+        QVERIFY(!m.config.tie_word_embeddings && m.weights.contains("lm_head.weight"));
+        QTemporaryDir dir;
+        LW_EXPECT_ERROR(lw::load_gguf_model(patched(dir, "gguf/linear_rope.gguf", "linear", "yarn__")), "patched.gguf",
+                        "rope scaling type 'yarn__'", "not supported");
     }
 
     void smollm2() {

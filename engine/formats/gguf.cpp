@@ -113,25 +113,38 @@ GgufValueType read_value_type(Reader& r, const std::string& where) {
     return static_cast<GgufValueType>(t);
 }
 
-// Steps over the payload of one value of type t, checking it lies within the bytes.
-void skip_payload(Reader& r, GgufValueType t, const std::string& where, int depth) {
-    if (t == GgufValueType::String) {
-        r.read_string(where);
-        return;
-    }
-    if (t != GgufValueType::Array) {
-        r.take(fixed_size(t), where);
-        return;
-    }
+struct ArrayHeader {
+    GgufValueType element_type;
+    std::uint64_t count;
+    std::size_t elements_start;  // reader position of the first element
+};
+
+void skip_payload(Reader& r, GgufValueType t, const std::string& where, int depth);
+
+// Reads an array's header and steps over its elements, checking they lie within the bytes.
+ArrayHeader skip_array(Reader& r, const std::string& where, int depth) {
     if (depth >= kMaxArrayNesting) fail(where, ": arrays nested more than ", kMaxArrayNesting, " deep");
     const GgufValueType elem = read_value_type(r, where);
     const auto count = r.read<std::uint64_t>(where);
     check_count(r, count, min_size(elem), where, "array");
+    const std::size_t start = r.pos();
     if (fixed_size(elem) > 0) {
-        r.take(count * fixed_size(elem), where);
-        return;
+        r.take(count * fixed_size(elem), where);  // cannot overflow: count <= remaining / size
+    } else {
+        for (std::uint64_t i = 0; i < count; ++i) skip_payload(r, elem, where, depth + 1);
     }
-    for (std::uint64_t i = 0; i < count; ++i) skip_payload(r, elem, where, depth + 1);
+    return {elem, count, start};
+}
+
+// Steps over the payload of one value of type t.
+void skip_payload(Reader& r, GgufValueType t, const std::string& where, int depth) {
+    if (t == GgufValueType::String) {
+        r.read_string(where);
+    } else if (t == GgufValueType::Array) {
+        skip_array(r, where, depth);
+    } else {
+        r.take(fixed_size(t), where);
+    }
 }
 
 // Reads the payload of one value of type t as a view: for strings the characters,
@@ -142,17 +155,8 @@ GgufValue read_payload(Reader& r, GgufValueType t, const std::string& where, int
         return GgufValue(where, t, std::as_bytes(std::span(s.data(), s.size())));
     }
     if (t != GgufValueType::Array) return GgufValue(where, t, r.take(fixed_size(t), where));
-    if (depth >= kMaxArrayNesting) fail(where, ": arrays nested more than ", kMaxArrayNesting, " deep");
-    const GgufValueType elem = read_value_type(r, where);
-    const auto count = r.read<std::uint64_t>(where);
-    check_count(r, count, min_size(elem), where, "array");
-    const std::size_t start = r.pos();
-    if (fixed_size(elem) > 0) {
-        r.take(count * fixed_size(elem), where);
-    } else {
-        for (std::uint64_t i = 0; i < count; ++i) skip_payload(r, elem, where, depth + 1);
-    }
-    return GgufValue(where, t, r.since(start), elem, count);
+    const ArrayHeader h = skip_array(r, where, depth);
+    return GgufValue(where, t, r.since(h.elements_start), h.element_type, h.count);
 }
 
 struct TypeName {
