@@ -77,7 +77,8 @@ void CpuModelRunner::check_adapter(const PooledAdapter& adapter, std::size_t seq
     if (adapter.dtype != DType::F32)
         fail(who, " holds its rows in ", dtype_name(adapter.dtype), ", the cpu backend reads F32");
     if (adapter.lookup.size() != static_cast<std::size_t>(config_.num_layers))
-        fail(who, " was built for a model of ", adapter.lookup.size(), " layers, this one has ", config_.num_layers);
+        fail(who, " was built for another model (of ", adapter.lookup.size(), " layers, this one has ",
+             config_.num_layers, ")");
     for (const auto& m : adapter.modules) {
         if (m.module < 0 || m.module >= 7 || m.layer < 0 || m.layer >= config_.num_layers)
             fail(who, " has a module at layer ", m.layer, " index ", m.module, " outside this model");

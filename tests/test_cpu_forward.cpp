@@ -1,0 +1,316 @@
+// The CPU forward pass against transformers + PEFT (tests/data/forward, made by
+// tools/fixtures/make_forward_fixtures.py): every request of a fixture runs in ONE
+// batch, base-only and adapted sequences mixed, prefilled whole or in chunks of 3 next
+// to other sequences' decode steps, then decoded greedily. Tokens must match, logprobs
+// and the last prompt position's log-softmax within 2e-4; a request run alone gets what
+// it got in the crowd; malformed batches fail naming the sequence and change nothing.
+#include "support/test_support.h"
+
+#include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/rope.h"
+#include "core/error.h"
+#include "memory/page_pool.h"
+#include "memory/pooled_adapter.h"
+#include "model/lora_adapter.h"
+#include "model/model_loader.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <optional>
+
+namespace {
+
+constexpr double kTolerance = 2e-4;
+// Small pages: several KV blocks per sequence and adapter modules spread over pages.
+constexpr std::size_t kPageBytes = 1024;
+constexpr std::size_t kPages = 2048;
+
+struct Request {
+    std::optional<std::string> adapter;
+    std::vector<lw::TokenId> prompt;
+    std::vector<lw::TokenId> tokens;
+    std::vector<double> logprobs;
+    std::vector<double> prompt_last_logprobs;
+};
+
+std::vector<Request> read_fixture(const std::string& model) {
+    const auto j = nlohmann::json::parse(lw::test::read_file(lw::test::data_path("forward/" + model + ".json")));
+    std::vector<Request> out;
+    for (const auto& r : j.at("requests")) {
+        Request req;
+        if (!r.at("adapter").is_null()) req.adapter = r.at("adapter").get<std::string>();
+        req.prompt = r.at("prompt").get<std::vector<lw::TokenId>>();
+        req.tokens = r.at("tokens").get<std::vector<lw::TokenId>>();
+        req.logprobs = r.at("logprobs").get<std::vector<double>>();
+        req.prompt_last_logprobs = r.at("prompt_last_logprobs").get<std::vector<double>>();
+        out.push_back(std::move(req));
+    }
+    return out;
+}
+
+std::vector<double> log_softmax(std::span<const float> logits) {
+    const double peak = *std::max_element(logits.begin(), logits.end());
+    double sum = 0;
+    for (float v : logits) sum += std::exp(v - peak);
+    std::vector<double> out;
+    for (float v : logits) out.push_back(v - peak - std::log(sum));
+    return out;
+}
+
+struct Generation {
+    std::vector<lw::TokenId> tokens;
+    std::vector<double> logprobs;
+    std::vector<double> prompt_last_logprobs;
+};
+
+// A model on a CPU backend with its adapters uploaded into pool pages.
+class Engine {
+public:
+    explicit Engine(const std::string& model)
+        : model_(lw::load_model(lw::test::data_path("models/" + model))),
+          backend_(kPages, kPageBytes, 2),
+          pool_(kPages, kPageBytes),
+          runner_(backend_.load_model(model_.config, model_.weights)) {}
+
+    ~Engine() {
+        for (const auto& [name, pooled] : pooled_) pool_.release(pooled.pages, {lw::PageUse::Adapter, pooled.id});
+    }
+
+    const lw::PooledAdapter* adapter(const std::optional<std::string>& name) {
+        if (!name) return nullptr;
+        if (auto it = pooled_.find(*name); it != pooled_.end()) return &it->second;
+        return &pooled_.emplace(*name, upload(lw::load_lora_adapter(lw::test::data_path("peft/" + *name))))
+                    .first->second;
+    }
+
+    lw::PooledAdapter upload(const lw::LoraAdapter& a) {
+        adapters_.push_back(a);  // the pooled rows were copied, but keep the source as a loader would
+        const std::uint64_t id = adapters_.size();
+        const auto pages =
+            pool_.allocate(lw::adapter_pages_needed(a, kPageBytes, backend_.pool_dtype()), {lw::PageUse::Adapter, id});
+        if (!pages) lw::fail("test pool too small for adapter ", a.name);
+        return lw::upload_adapter(a, id, *pages, model_.config.num_layers, backend_.pool_dtype(), backend_);
+    }
+
+    lw::KvBlockTable kv_table(std::uint64_t sequence, std::size_t positions) {
+        lw::KvBlockTable table;
+        table.pages = *pool_.allocate(runner_->kv_layout().pages_for(positions), {lw::PageUse::KvCache, sequence});
+        return table;
+    }
+    void release(const lw::KvBlockTable& table, std::uint64_t sequence) {
+        pool_.release(table.pages, {lw::PageUse::KvCache, sequence});
+    }
+
+    // Generates every request greedily in one batch. Each step every unfinished request
+    // brings its next prompt chunk (at most `chunk` tokens; 0: the whole prompt) or its
+    // newest token, so chunked prefills share steps with other requests' decodes.
+    std::vector<Generation> generate(const std::vector<Request>& requests, std::size_t chunk) {
+        const std::size_t n = requests.size();
+        std::vector<Generation> out(n);
+        std::vector<lw::KvBlockTable> tables;
+        for (std::size_t i = 0; i < n; ++i)
+            tables.push_back(kv_table(i + 1, requests[i].prompt.size() + requests[i].tokens.size()));
+        std::vector<std::size_t> prefilled(n, 0);
+        const int vocab = model_.config.vocab_size;
+        while (true) {
+            lw::StepBatch batch;
+            std::vector<std::size_t> who;
+            for (std::size_t i = 0; i < n; ++i) {
+                const Request& r = requests[i];
+                if (out[i].tokens.size() == r.tokens.size()) continue;
+                lw::StepSequence s;
+                s.kv = &tables[i];
+                s.position = tables[i].tokens;
+                s.adapter = adapter(r.adapter);
+                if (prefilled[i] < r.prompt.size()) {
+                    const std::size_t take =
+                        chunk ? std::min(chunk, r.prompt.size() - prefilled[i]) : r.prompt.size() - prefilled[i];
+                    s.tokens = std::span(r.prompt).subspan(prefilled[i], take);
+                    prefilled[i] += take;
+                    s.wants_logits = prefilled[i] == r.prompt.size();
+                } else {
+                    s.tokens = std::span(out[i].tokens).last(1);
+                    s.wants_logits = true;
+                }
+                batch.sequences.push_back(s);
+                if (s.wants_logits) who.push_back(i);
+            }
+            if (batch.sequences.empty()) break;
+            std::vector<float> logits(who.size() * std::size_t(vocab));
+            runner_->forward(batch, logits);
+            for (std::size_t k = 0; k < who.size(); ++k) {
+                Generation& g = out[who[k]];
+                const auto lp = log_softmax(std::span(logits).subspan(k * std::size_t(vocab), std::size_t(vocab)));
+                if (g.tokens.empty()) g.prompt_last_logprobs = lp;
+                const auto best = std::max_element(lp.begin(), lp.end()) - lp.begin();
+                g.tokens.push_back(lw::TokenId(best));
+                g.logprobs.push_back(lp[std::size_t(best)]);
+            }
+        }
+        for (std::size_t i = 0; i < n; ++i) release(tables[i], i + 1);
+        pool_.check_invariants();
+        return out;
+    }
+
+    const lw::ModelConfig& config() const { return model_.config; }
+    lw::ModelRunner& runner() { return *runner_; }
+    lw::PagePool& pool() { return pool_; }
+
+private:
+    lw::LoadedModel model_;
+    lw::CpuBackend backend_;
+    lw::PagePool pool_;
+    std::unique_ptr<lw::ModelRunner> runner_;
+    std::vector<lw::LoraAdapter> adapters_;
+    std::map<std::string, lw::PooledAdapter> pooled_;
+};
+
+std::string label(std::size_t i, const Request& r) {
+    return lw::cat("request ", i, " (", r.adapter.value_or("base"), ")");
+}
+
+}  // namespace
+
+class TestCpuForward : public QObject {
+    Q_OBJECT
+private slots:
+    void batchMatchesTransformers_data() {
+        QTest::addColumn<QString>("model");
+        QTest::addColumn<int>("chunk");
+        for (const char* model : {"tiny_llama", "tiny_qwen2", "tiny_mistral"}) {
+            QTest::addRow("%s whole prompts", model) << model << 0;
+            QTest::addRow("%s chunks of 3", model) << model << 3;
+        }
+    }
+    void batchMatchesTransformers() {
+        QFETCH(QString, model);
+        QFETCH(int, chunk);
+        const auto requests = read_fixture(model.toStdString());
+        Engine engine(model.toStdString());
+        const auto got = engine.generate(requests, std::size_t(chunk));
+        double worst_logprob = 0, worst_prompt = 0;
+        for (std::size_t i = 0; i < requests.size(); ++i) {
+            const Request& want = requests[i];
+            const std::string who = label(i, want);
+            QVERIFY2(got[i].tokens == want.tokens, who.c_str());
+            for (std::size_t k = 0; k < want.logprobs.size(); ++k)
+                worst_logprob = std::max(worst_logprob, std::abs(got[i].logprobs[k] - want.logprobs[k]));
+            QCOMPARE(got[i].prompt_last_logprobs.size(), want.prompt_last_logprobs.size());
+            for (std::size_t k = 0; k < want.prompt_last_logprobs.size(); ++k)
+                worst_prompt =
+                    std::max(worst_prompt, std::abs(got[i].prompt_last_logprobs[k] - want.prompt_last_logprobs[k]));
+        }
+        qInfo("%s: max |logprob error| %.3g over generated tokens, %.3g over the last prompt position's log-softmax",
+              qPrintable(model), worst_logprob, worst_prompt);
+        QVERIFY(worst_logprob <= kTolerance);
+        QVERIFY(worst_prompt <= kTolerance);
+    }
+
+    void aloneMatchesCrowd_data() {
+        QTest::addColumn<QString>("model");
+        for (const char* model : {"tiny_llama", "tiny_qwen2", "tiny_mistral"}) QTest::addRow("%s", model) << model;
+    }
+    void aloneMatchesCrowd() {
+        QFETCH(QString, model);
+        const auto requests = read_fixture(model.toStdString());
+        Engine engine(model.toStdString());
+        const auto crowd = engine.generate(requests, 3);
+        for (std::size_t i = 0; i < requests.size(); ++i) {
+            const auto alone = engine.generate({requests[i]}, 0)[0];
+            const std::string who = label(i, requests[i]);
+            QVERIFY2(alone.tokens == crowd[i].tokens, who.c_str());
+            for (std::size_t k = 0; k < alone.logprobs.size(); ++k)
+                QVERIFY2(std::abs(alone.logprobs[k] - crowd[i].logprobs[k]) < 1e-5, who.c_str());
+        }
+    }
+
+    void malformedBatchesNameTheSequenceAndChangeNothing() {
+        Engine engine("tiny_llama");
+        const int vocab = engine.config().vocab_size;
+        const std::vector<lw::TokenId> good{5, 6, 7}, bad{5, vocab, 7};
+        lw::KvBlockTable ok = engine.kv_table(1, 3), other = engine.kv_table(2, 3), short_table = engine.kv_table(3, 1);
+        std::vector<float> logits(2 * std::size_t(vocab));
+        auto batch_of = [&](lw::StepSequence second) {
+            lw::StepBatch b;
+            b.sequences.push_back({good, 0, &ok, nullptr, true});
+            b.sequences.push_back(second);
+            return b;
+        };
+        LW_EXPECT_ERROR(engine.runner().forward(batch_of({bad, 0, &other, nullptr, true}), logits), "sequence 1",
+                        "token 320", "vocabulary");
+        // With 1 KB pages a block holds 4 positions: a table for one position is too short for five.
+        const std::vector<lw::TokenId> five{1, 2, 3, 4, 5};
+        LW_EXPECT_ERROR(engine.runner().forward(batch_of({five, 0, &short_table, nullptr, true}), logits), "sequence 1",
+                        "KV block table has");
+        LW_EXPECT_ERROR(engine.runner().forward(batch_of({good, 2, &other, nullptr, true}), logits), "sequence 1",
+                        "position 2");
+        LW_EXPECT_ERROR(engine.runner().forward(batch_of({good, 0, &ok, nullptr, true}), logits), "sequence 1",
+                        "shares");
+        LW_EXPECT_ERROR(engine.runner().forward(batch_of({good, 0, &other, nullptr, false}), logits), "logits");
+        LW_EXPECT_ERROR(engine.runner().forward(batch_of({{}, 0, &other, nullptr, true}), logits), "sequence 1",
+                        "no tokens");
+
+        // An adapter uploaded for another model (tiny_mistral: 2 layers, v_proj of 16 outputs).
+        Engine mistral("tiny_mistral");
+        auto foreign = engine.upload(lw::load_lora_adapter(lw::test::data_path("peft/qv_r8")));
+        lw::KvBlockTable mistral_kv = mistral.kv_table(1, 3);
+        lw::StepBatch b;
+        b.sequences.push_back({good, 0, &mistral_kv, &foreign, true});
+        std::vector<float> one(static_cast<std::size_t>(vocab));
+        LW_EXPECT_ERROR(mistral.runner().forward(b, one), "sequence 0", "another model", "3 layers");
+        foreign.lookup.resize(std::size_t(mistral.config().num_layers));
+        LW_EXPECT_ERROR(mistral.runner().forward(b, one), "sequence 0", "another model", "v_proj");
+
+        QCOMPARE(ok.tokens, 0);
+        QCOMPARE(other.tokens, 0);
+        QCOMPARE(mistral_kv.tokens, 0);
+        // The same batch, well formed, runs and advances both caches.
+        engine.runner().forward(batch_of({good, 0, &other, nullptr, true}), logits);
+        QCOMPARE(ok.tokens, 3);
+        QCOMPARE(other.tokens, 3);
+        QVERIFY(std::all_of(logits.begin(), logits.end(), [](float v) { return std::isfinite(v); }));
+        engine.pool().release(foreign.pages, {lw::PageUse::Adapter, foreign.id});
+        engine.release(ok, 1);
+        engine.release(other, 2);
+        engine.release(short_table, 3);
+        mistral.release(mistral_kv, 1);
+    }
+
+    void ropeScalingAndFrequencyFactors() {
+        lw::ModelConfig c;
+        c.head_dim = 8;
+        c.rope_theta = 10000.0f;
+        const lw::Rope plain(c);
+        QCOMPARE(plain.inv_freq().size(), std::size_t{4});
+        QCOMPARE(plain.inv_freq()[0], 1.0f);
+        QVERIFY(std::abs(plain.inv_freq()[2] - 0.01f) < 1e-7f);  // 10000^(-4/8)
+
+        // Linear scaling by 4: position 8 turns a vector as far as position 2 unscaled.
+        c.rope_scaling.type = lw::RopeScaling::Type::Linear;
+        c.rope_scaling.factor = 4.0f;
+        const lw::Rope linear(c);
+        std::vector<float> a{1, 2, 3, 4, 5, 6, 7, 8}, b = a;
+        linear.apply(a.data(), 1, 8);
+        plain.apply(b.data(), 1, 2);
+        for (std::size_t i = 0; i < a.size(); ++i) QVERIFY(std::abs(a[i] - b[i]) < 1e-5f);
+        // Rotate-half pairs dimension i with i + 4: at position 1 the first pair turns by 1 radian.
+        std::vector<float> unit{1, 0, 0, 0, 0, 0, 0, 0};
+        plain.apply(unit.data(), 1, 1);
+        QVERIFY(std::abs(unit[0] - std::cos(1.0f)) < 1e-6f && std::abs(unit[4] - std::sin(1.0f)) < 1e-6f);
+
+        // GGUF's per-frequency divisors.
+        c.rope_scaling = {};
+        c.rope_freq_factors = {1, 2, 4, 8};
+        const lw::Rope factors(c);
+        for (std::size_t i = 0; i < 4; ++i)
+            QVERIFY(std::abs(factors.inv_freq()[i] - plain.inv_freq()[i] / c.rope_freq_factors[i]) < 1e-9f);
+        c.rope_freq_factors = {1, 2};
+        LW_EXPECT_ERROR(lw::Rope{c}, "frequency factors");
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCpuForward)
+#include "test_cpu_forward.moc"
