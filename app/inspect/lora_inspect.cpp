@@ -2,6 +2,7 @@
 // every adapter against the base, and prints what it found. A bad adapter is reported
 // and the others are still checked; the exit status says whether all were usable.
 #include "core/error.h"
+#include "model/adapter_sources.h"
 #include "model/lora_adapter.h"
 #include "model/model_loader.h"
 
@@ -28,6 +29,10 @@ prints a description of both.
   MODEL                    a Hugging Face model folder or a .gguf file
   --adapter NAME=PATH      a PEFT adapter: its folder, or its adapter_model.safetensors/.bin
                            (repeatable)
+  --adapters-dir DIR       every adapter under DIR: sub-folders with adapter_config.json,
+                           or SageMaker LMI's DIR/adapters/<name>/ (repeatable)
+  --adapters-archive FILE  an adapters.tar.gz (LMI layout), unpacked into a temporary
+                           folder that is removed afterwards (repeatable)
   --max-lora-rank R        reject adapters of a higher rank (default 64)
   --chat TEXT              render TEXT as a user turn with the model's chat template
                            (generation prompt added) and print the prompt's token ids
@@ -40,6 +45,7 @@ prints a description of both.
 struct Options {
     fs::path model;
     std::vector<std::pair<std::string, fs::path>> adapters;
+    std::vector<fs::path> adapter_dirs, adapter_archives;
     int max_lora_rank = 64;
     std::vector<std::string> chat, tokenize;
     bool tensors = false;
@@ -70,6 +76,10 @@ Options parse(int argc, char** argv) {
             if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
                 usage_error("--adapter takes NAME=PATH, got '" + spec + "'");
             o.adapters.emplace_back(spec.substr(0, eq), spec.substr(eq + 1));
+        } else if (arg == "--adapters-dir") {
+            o.adapter_dirs.emplace_back(value());
+        } else if (arg == "--adapters-archive") {
+            o.adapter_archives.emplace_back(value());
         } else if (arg == "--max-lora-rank") {
             const std::string v = value();
             try {
@@ -180,6 +190,27 @@ void print_adapter(const lw::LoraAdapter& a) {
               << ", " << human_bytes(a.weight_bytes()) << "\n";
 }
 
+// A scratch folder for unpacked archives, removed on exit.
+class TempDir {
+public:
+    TempDir() {
+        std::string pattern = (fs::temp_directory_path() / "lora-inspect-XXXXXX").string();
+        if (!mkdtemp(pattern.data()))
+            lw::fail("cannot create a temporary folder in ", fs::temp_directory_path().string());
+        path_ = pattern;
+    }
+    ~TempDir() {
+        std::error_code ignored;
+        fs::remove_all(path_, ignored);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const fs::path& path() const { return path_; }
+
+private:
+    fs::path path_;
+};
+
 void print_prompt(const lw::LoadedModel& m, const std::string& text) {
     if (!m.chat_template) lw::fail("the model has no chat template");
     const nlohmann::json messages = nlohmann::json::array({{{"role", "user"}, {"content", text}}});
@@ -209,8 +240,35 @@ int main(int argc, char** argv) {
         return 1;
     }
 
-    int failed = 0;
-    for (const auto& [name, path] : opt.adapters) {
+    // Folders and archives are expanded into named adapters first; a folder or archive
+    // that cannot be read counts as one rejected entry and the rest go on.
+    std::vector<std::pair<std::string, fs::path>> adapters = opt.adapters;
+    int unreadable = 0;  // folders and archives
+    int rejected = 0;    // adapters
+    auto add_found = [&](const fs::path& where, const std::vector<lw::AdapterSource>& found) {
+        std::cout << "found " << count(found.size(), "adapter") << " in " << where.string() << "\n";
+        for (const auto& a : found) adapters.emplace_back(a.name, a.folder);
+    };
+    for (const auto& dir : opt.adapter_dirs) {
+        try {
+            add_found(dir, lw::find_adapters(dir));
+        } catch (const lw::Error& e) {
+            std::cout << "REJECTED " << dir.string() << ": " << e.what() << "\n";
+            ++unreadable;
+        }
+    }
+    const TempDir unpacked;
+    for (std::size_t i = 0; i < opt.adapter_archives.size(); ++i) {
+        const fs::path& archive = opt.adapter_archives[i];
+        try {
+            add_found(archive, lw::unpack_adapters(archive, unpacked.path() / std::to_string(i)));
+        } catch (const lw::Error& e) {
+            std::cout << "REJECTED " << archive.string() << ": " << e.what() << "\n";
+            ++unreadable;
+        }
+    }
+
+    for (const auto& [name, path] : adapters) {
         std::cout << "adapter " << name << " (" << path.string() << ")\n";
         try {
             const lw::LoraAdapter adapter = lw::load_lora_adapter(path, name);
@@ -218,10 +276,10 @@ int main(int argc, char** argv) {
             print_adapter(adapter);
         } catch (const lw::Error& e) {
             std::cout << "  REJECTED: " << e.what() << "\n";
-            ++failed;
+            ++rejected;
         }
     }
-    if (!opt.adapters.empty())
-        std::cout << opt.adapters.size() - failed << " of " << opt.adapters.size() << " adapters usable\n";
-    return failed == 0 ? 0 : 1;
+    if (!adapters.empty())
+        std::cout << adapters.size() - rejected << " of " << count(adapters.size(), "adapter") << " usable\n";
+    return rejected == 0 && unreadable == 0 ? 0 : 1;
 }
