@@ -1,0 +1,135 @@
+// The adapter cache over three tiers (S-LoRA / vLLM): the device pool (at most
+// max_loras adapters, their rows in pages of the shared PagePool), host RAM (at most
+// max_cpu_loras loaded adapters; pooled adapters keep their host copy, so
+// max_cpu_loras >= max_loras) and disk (every registered adapter). Requests pin the
+// adapter they run with; unpinned adapters leave the pool least recently used first
+// (back to host RAM), and host copies likewise (back to disk). Disk -> host loads run
+// on worker threads; everything else, including applying finished loads in poll(),
+// runs on the engine's step thread. The class is not thread-safe.
+#pragma once
+
+#include "memory/adapter_cache_stats.h"
+#include "memory/adapter_loader.h"
+#include "memory/page_pool.h"
+#include "memory/pooled_adapter.h"
+#include "model/lora_adapter.h"
+#include "model/model_config.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace lw {
+
+class Backend;
+
+struct AdapterManagerOptions {
+    int max_loras = 4;       // adapters resident in the pool at once
+    int max_cpu_loras = 8;   // adapters held in host RAM (pooled ones included)
+    int max_lora_rank = 16;  // registration rejects adapters of higher rank
+    int load_threads = 2;    // disk -> host workers
+};
+
+enum class AcquireStatus {
+    Ready,    // pinned and in the pool: run with `adapter`, then release()
+    Loading,  // being read from disk: ask again after poll()
+    NoRoom,   // the pool cannot take it now (pinned adapters, KV pages): free memory or wait
+    Failed,   // its load failed: `error` says why; fail the request
+};
+
+struct AcquireResult {
+    AcquireStatus status = AcquireStatus::Failed;
+    const PooledAdapter* adapter = nullptr;  // when Ready; valid until the matching release()
+    std::string error;                       // when Failed
+};
+
+class AdapterManager {
+public:
+    // `pool` and `backend` must outlive the manager; `backend` holds the pool's bytes.
+    AdapterManager(PagePool& pool, Backend& backend, AdapterManagerOptions options);
+    ~AdapterManager();  // gives every pooled adapter's pages back
+    AdapterManager(const AdapterManager&) = delete;
+    AdapterManager& operator=(const AdapterManager&) = delete;
+
+    const AdapterManagerOptions& options() const { return options_; }
+
+    // Reads the adapter once and checks it against `base` and max_lora_rank; throws
+    // lw::Error naming the adapter when it is unusable, the name is taken or it could
+    // never fit the pool. The copy read stays in host RAM while there is room for it.
+    void register_adapter(const std::string& name, const std::filesystem::path& path, const ModelConfig& base);
+    // Forgets the adapter and frees its pages; throws lw::Error while requests use it.
+    void unregister_adapter(const std::string& name);
+    bool contains(const std::string& name) const { return entries_.contains(name); }
+
+    // Pins the adapter for one request when it is (or can now be put) in the pool,
+    // evicting least recently used unpinned adapters as needed; otherwise starts what
+    // brings it closer. Only a Ready result pins. Throws lw::Error for unknown names.
+    AcquireResult acquire(const std::string& name);
+    // Unpins once per Ready acquire; throws lw::Error when it is not pinned.
+    void release(const std::string& name);
+    // Starts the disk -> host load of an adapter that queued requests will need, if
+    // host RAM has room without touching the pool; returns whether a load started.
+    bool prefetch(const std::string& name);
+    // Evicts least recently used unpinned adapters from the pool until `pages` pages
+    // have been freed or none is left; returns the pages freed.
+    std::size_t evict_idle(std::size_t pages);
+
+    // Applies finished disk loads; returns how many were applied.
+    std::size_t poll();
+    // Blocks until a disk load has finished (for poll()) or none is in flight.
+    void wait_for_load();
+
+    AdapterCacheStats stats() const;
+    std::vector<AdapterResidency> residency() const;  // by name
+    // The adapter whose pages carry owner id `id` in the page map.
+    std::optional<std::string> name_of(std::uint64_t id) const;
+
+private:
+    struct Entry {
+        std::uint64_t id = 0;
+        std::filesystem::path path;
+        std::shared_ptr<const ModelConfig> base;
+        std::shared_ptr<const LoraAdapter> host;  // the host-RAM copy
+        std::optional<PooledAdapter> pooled;      // its rows in the pool
+        int pins = 0;
+        bool loading = false;
+        bool miss_counted = false;  // the load in flight was started by an acquire's miss
+        std::string error;          // a failed load: unusable until registered again
+        std::uint64_t last_used = 0;
+    };
+
+    Entry& entry(const std::string& name);
+    PageOwner owner(const Entry& e) const { return PageOwner{PageUse::Adapter, e.id}; }
+    std::size_t count_hosted() const;
+    std::size_t count_loading() const;
+    std::size_t count_pooled() const;
+    // Unpinned pooled adapters other than `keep`, least recently used first.
+    std::vector<Entry*> pool_victims(const Entry* keep);
+
+    AcquireResult place_in_pool(const std::string& name, Entry& e);
+    bool make_pool_room(const Entry& e, std::size_t pages);
+    void evict_from_pool(Entry& e);
+    bool start_load(const std::string& name, Entry& e, bool may_evict_pooled);
+    bool free_host_slot(bool may_evict_pooled);
+    AcquireResult fail_entry(Entry& e, std::string error);
+
+    PagePool& pool_;
+    Backend& backend_;
+    AdapterManagerOptions options_;
+    std::map<std::string, Entry> entries_;                  // node-based: PooledAdapter addresses stay put
+    std::unordered_map<std::uint64_t, std::string> names_;  // id -> name
+    std::uint64_t next_id_ = 1;
+    std::uint64_t clock_ = 0;  // LRU time: bumped by every use
+    AdapterTierStats pool_stats_;
+    AdapterTierStats host_stats_;
+    std::uint64_t no_room_ = 0;
+    AdapterLoader loader_;
+};
+
+}  // namespace lw
