@@ -32,16 +32,14 @@ AdapterLoader::~AdapterLoader() {
         std::lock_guard lock(mutex_);
         stopping_ = true;
         jobs_.clear();
+        job_ready_.notify_all();
     }
-    job_ready_.notify_all();
     for (auto& w : workers_) w.join();
 }
 
 void AdapterLoader::submit(AdapterLoadJob job) {
-    {
-        std::lock_guard lock(mutex_);
-        jobs_.push_back(std::move(job));
-    }
+    std::lock_guard lock(mutex_);
+    jobs_.push_back(std::move(job));
     job_ready_.notify_one();
 }
 
