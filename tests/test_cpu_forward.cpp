@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <map>
 #include <optional>
@@ -277,6 +278,30 @@ private slots:
         engine.release(other, 2);
         engine.release(short_table, 3);
         mistral.release(mistral_kv, 1);
+    }
+
+    void backendPagesAreAlignedAndBounded() {
+        lw::CpuBackend backend(4, 100, 1);
+        for (lw::PageId p = 0; p < 4; ++p) QCOMPARE(reinterpret_cast<std::uintptr_t>(backend.page_data(p)) % 64, 0u);
+        const std::vector<std::byte> bytes(40, std::byte{7});
+        backend.write_page(3, 60, bytes);
+        std::vector<std::byte> back(40);
+        backend.read_page(3, 60, back);
+        QVERIFY(back == bytes);
+        LW_EXPECT_ERROR(backend.write_page(3, 61, bytes), "page 3", "overruns");
+        LW_EXPECT_ERROR(backend.read_page(4, 0, back), "page 4");
+    }
+
+    void threadPoolVisitsEveryIndexOnce() {
+        lw::ThreadPool threads(3);
+        QCOMPARE(threads.size(), 3);
+        for (std::size_t n : {0, 1, 2, 7, 1000}) {
+            for (int round = 0; round < 20; ++round) {
+                std::vector<std::atomic<int>> visits(n);
+                threads.parallel_for(n, [&](std::size_t i) { ++visits[i]; });
+                QVERIFY(std::all_of(visits.begin(), visits.end(), [](const auto& v) { return v == 1; }));
+            }
+        }
     }
 
     void ropeScalingAndFrequencyFactors() {

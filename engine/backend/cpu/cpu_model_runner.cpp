@@ -7,7 +7,6 @@
 
 #include <cblas.h>
 
-#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <set>
@@ -21,6 +20,9 @@ std::vector<float> to_f32(const ModelWeights& weights, const std::string& name) 
     dequantize(t, out);
     return out;
 }
+
+// Indexes into linear_module_names(), as PooledAdapter::find takes them.
+enum Module : int { kQProj, kKProj, kVProj, kOProj, kGateProj, kUpProj, kDownProj };
 
 std::size_t size(int rows, int cols) {
     return static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols);
@@ -145,17 +147,14 @@ void CpuModelRunner::forward(const StepBatch& batch, std::span<float> logits) {
     const ModelConfig& c = config_;
     const int hidden = c.hidden_size, q_dim = c.q_dim(), kv_dim = c.kv_dim(), ffn = c.intermediate_size;
 
-    // Every token of the batch in order: which sequence, which position.
-    std::vector<std::size_t> sequence_of;
-    std::vector<int> position_of;
-    for (std::size_t i = 0; i < batch.sequences.size(); ++i) {
-        const StepSequence& s = batch.sequences[i];
-        for (std::size_t j = 0; j < s.tokens.size(); ++j) {
-            sequence_of.push_back(i);
-            position_of.push_back(s.position + static_cast<int>(j));
-        }
-    }
-    const int n = static_cast<int>(sequence_of.size());
+    // Every token of the batch in order, as attention sees it: its sequence's cache and position.
+    std::vector<PagedKv> caches;
+    for (const auto& s : batch.sequences) caches.emplace_back(kv_layout_, *s.kv, backend_);
+    std::vector<AttentionToken> tokens;
+    for (std::size_t i = 0; i < batch.sequences.size(); ++i)
+        for (std::size_t j = 0; j < batch.sequences[i].tokens.size(); ++j)
+            tokens.push_back({&caches[i], batch.sequences[i].position + static_cast<int>(j)});
+    const int n = static_cast<int>(tokens.size());
     const std::vector<LoraSegment> segments = lora_segments(batch);
 
     Activations& a = act_;
@@ -176,31 +175,26 @@ void CpuModelRunner::forward(const StepBatch& batch, std::span<float> logits) {
         // Attention block: x += o_proj(attention(rope(q), rope(k), v)).
         for (int i = 0; i < n; ++i)
             rms_norm(&a.x[size(i, hidden)], layer.attn_norm.data(), hidden, c.rms_norm_eps, &a.xn[size(i, hidden)]);
-        project(l, 0, a.xn.data(), n, a.q.data(), segments);
-        project(l, 1, a.xn.data(), n, a.k.data(), segments);
-        project(l, 2, a.xn.data(), n, a.v.data(), segments);
+        project(l, kQProj, a.xn.data(), n, a.q.data(), segments);
+        project(l, kKProj, a.xn.data(), n, a.k.data(), segments);
+        project(l, kVProj, a.xn.data(), n, a.v.data(), segments);
         for (int i = 0; i < n; ++i) {
-            rope_.apply(&a.q[size(i, q_dim)], c.num_heads, position_of[static_cast<std::size_t>(i)]);
-            rope_.apply(&a.k[size(i, kv_dim)], c.num_kv_heads, position_of[static_cast<std::size_t>(i)]);
+            const int position = tokens[static_cast<std::size_t>(i)].position;
+            rope_.apply(&a.q[size(i, q_dim)], c.num_heads, position);
+            rope_.apply(&a.k[size(i, kv_dim)], c.num_kv_heads, position);
         }
-        std::vector<PagedKv> caches;
-        for (const auto& s : batch.sequences) caches.emplace_back(kv_layout_, *s.kv, l, backend_);
-        std::vector<AttentionToken> tokens;
-        for (int i = 0; i < n; ++i)
-            tokens.push_back(
-                {&caches[sequence_of[static_cast<std::size_t>(i)]], position_of[static_cast<std::size_t>(i)]});
-        write_kv(tokens, a.k.data(), a.v.data(), kv_dim);
-        paged_attention(shape, tokens, a.q.data(), a.attn.data(), backend_.threads());
-        project(l, 3, a.attn.data(), n, a.delta.data(), segments);
+        write_kv(tokens, l, a.k.data(), a.v.data(), kv_dim);
+        paged_attention(shape, tokens, l, a.q.data(), a.attn.data(), backend_.threads());
+        project(l, kOProj, a.attn.data(), n, a.delta.data(), segments);
         add_into(a.x.data(), a.delta.data(), a.x.size());
 
         // MLP block: x += down_proj(silu(gate_proj(x)) * up_proj(x)).
         for (int i = 0; i < n; ++i)
             rms_norm(&a.x[size(i, hidden)], layer.mlp_norm.data(), hidden, c.rms_norm_eps, &a.xn[size(i, hidden)]);
-        project(l, 4, a.xn.data(), n, a.gate.data(), segments);
-        project(l, 5, a.xn.data(), n, a.up.data(), segments);
+        project(l, kGateProj, a.xn.data(), n, a.gate.data(), segments);
+        project(l, kUpProj, a.xn.data(), n, a.up.data(), segments);
         swiglu(a.gate.data(), a.up.data(), a.gate.size());
-        project(l, 6, a.gate.data(), n, a.delta.data(), segments);
+        project(l, kDownProj, a.gate.data(), n, a.delta.data(), segments);
         add_into(a.x.data(), a.delta.data(), a.x.size());
     }
 

@@ -1,6 +1,7 @@
 // A Llama-family decoder (Llama, Mistral, Qwen2, SmolLM) on the CPU in fp32: the
 // forward pass over a batch of sequences, each with its own adapter or none, K/V in
-// pool pages. Weights are converted to F32 once, when the model is loaded.
+// pool pages. Weights are converted to F32 once, when the model is loaded. A runner
+// lives no longer than its backend; forward() is called from one thread at a time.
 #pragma once
 
 #include "backend/backend.h"

@@ -11,22 +11,21 @@
 
 namespace lw {
 
-// One layer of one sequence's KV cache: where each position's K and V rows
-// (kv_heads * head_dim floats) live.
+// One sequence's KV cache: where each position's K and V rows (kv_heads * head_dim
+// floats) of each layer live.
 class PagedKv {
 public:
     // The layout must be F32 and the table hold the pages the positions need.
-    PagedKv(const KvLayout& layout, const KvBlockTable& table, int layer, const CpuBackend& backend);
+    PagedKv(const KvLayout& layout, const KvBlockTable& table, const CpuBackend& backend);
 
-    float* key(int position) const { return row(position, 0); }
-    float* value(int position) const { return row(position, layout_->v_offset()); }
+    float* key(int layer, int position) const { return row(layer, position, 0); }
+    float* value(int layer, int position) const { return row(layer, position, layout_->v_offset()); }
 
 private:
-    float* row(int position, std::size_t v_offset) const;
+    float* row(int layer, int position, std::size_t v_offset) const;
 
     const KvLayout* layout_;
     const KvBlockTable* table_;
-    int layer_;
     const CpuBackend* backend_;
 };
 
@@ -43,13 +42,13 @@ struct AttentionToken {
     int position = 0;
 };
 
-// Stores each token's K and V rows ([tokens][kv_heads * head_dim]) at its position.
-void write_kv(std::span<const AttentionToken> tokens, const float* k, const float* v, int kv_dim);
+// Stores each token's K and V rows ([tokens][kv_heads * head_dim]) of `layer` at its position.
+void write_kv(std::span<const AttentionToken> tokens, int layer, const float* k, const float* v, int kv_dim);
 
 // For every token and head: softmax(q.K^T / sqrt(head_dim)) V over the cached positions
 // the token may see (up to its own, within the sliding window). q and out are
 // [tokens][num_heads * head_dim]; query head h reads KV head h / (num_heads / kv_heads).
-void paged_attention(const AttentionShape& shape, std::span<const AttentionToken> tokens, const float* q, float* out,
-                     ThreadPool& threads);
+void paged_attention(const AttentionShape& shape, std::span<const AttentionToken> tokens, int layer, const float* q,
+                     float* out, ThreadPool& threads);
 
 }  // namespace lw
