@@ -67,13 +67,21 @@ struct Generation {
     std::vector<double> prompt_last_logprobs;
 };
 
-// A model on a CPU backend with its adapters uploaded into pool pages.
+// One CPU device and the pool that accounts for its pages, shared by the models on it.
+struct Device {
+    lw::CpuBackend backend{kPages, kPageBytes, 2};
+    lw::PagePool pool{kPages, kPageBytes};
+    std::uint64_t next_owner = 1;  // page owner ids, unique across the models
+};
+
+// A model on a device, with its adapters uploaded into pool pages.
 class Engine {
 public:
-    explicit Engine(const std::string& model)
+    Engine(const std::string& model, Device& device)
         : model_(lw::load_model(lw::test::data_path("models/" + model))),
-          backend_(kPages, kPageBytes, 2),
-          pool_(kPages, kPageBytes),
+          device_(device),
+          backend_(device.backend),
+          pool_(device.pool),
           runner_(backend_.load_model(model_.config, model_.weights)) {}
 
     ~Engine() {
@@ -89,7 +97,7 @@ public:
 
     lw::PooledAdapter upload(const lw::LoraAdapter& a) {
         adapters_.push_back(a);  // the pooled rows were copied, but keep the source as a loader would
-        const std::uint64_t id = adapters_.size();
+        const std::uint64_t id = device_.next_owner++;
         const auto pages =
             pool_.allocate(lw::adapter_pages_needed(a, kPageBytes, backend_.pool_dtype()), {lw::PageUse::Adapter, id});
         if (!pages) lw::fail("test pool too small for adapter ", a.name);
@@ -112,8 +120,11 @@ public:
         const std::size_t n = requests.size();
         std::vector<Generation> out(n);
         std::vector<lw::KvBlockTable> tables;
-        for (std::size_t i = 0; i < n; ++i)
-            tables.push_back(kv_table(i + 1, requests[i].prompt.size() + requests[i].tokens.size()));
+        std::vector<std::uint64_t> owners;
+        for (const Request& r : requests) {
+            owners.push_back(device_.next_owner++);
+            tables.push_back(kv_table(owners.back(), r.prompt.size() + r.tokens.size()));
+        }
         std::vector<std::size_t> prefilled(n, 0);
         const int vocab = model_.config.vocab_size;
         while (true) {
@@ -151,19 +162,19 @@ public:
                 g.logprobs.push_back(lp[std::size_t(best)]);
             }
         }
-        for (std::size_t i = 0; i < n; ++i) release(tables[i], i + 1);
+        for (std::size_t i = 0; i < n; ++i) release(tables[i], owners[i]);
         pool_.check_invariants();
         return out;
     }
 
     const lw::ModelConfig& config() const { return model_.config; }
     lw::ModelRunner& runner() { return *runner_; }
-    lw::PagePool& pool() { return pool_; }
 
 private:
     lw::LoadedModel model_;
-    lw::CpuBackend backend_;
-    lw::PagePool pool_;
+    Device& device_;
+    lw::CpuBackend& backend_;
+    lw::PagePool& pool_;
     std::unique_ptr<lw::ModelRunner> runner_;
     std::vector<lw::LoraAdapter> adapters_;
     std::map<std::string, lw::PooledAdapter> pooled_;
@@ -171,6 +182,27 @@ private:
 
 std::string label(std::size_t i, const Request& r) {
     return lw::cat("request ", i, " (", r.adapter.value_or("base"), ")");
+}
+
+// Fails unless every request got the fixture's tokens and its logprobs and last-prompt
+// log-softmax within kTolerance; prints the largest errors.
+void expect_fixture(const std::string& model, const std::vector<Request>& requests,
+                    const std::vector<Generation>& got) {
+    double worst_logprob = 0, worst_prompt = 0;
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+        const Request& want = requests[i];
+        QVERIFY2(got[i].tokens == want.tokens, label(i, want).c_str());
+        for (std::size_t k = 0; k < want.logprobs.size(); ++k)
+            worst_logprob = std::max(worst_logprob, std::abs(got[i].logprobs[k] - want.logprobs[k]));
+        QCOMPARE(got[i].prompt_last_logprobs.size(), want.prompt_last_logprobs.size());
+        for (std::size_t k = 0; k < want.prompt_last_logprobs.size(); ++k)
+            worst_prompt =
+                std::max(worst_prompt, std::abs(got[i].prompt_last_logprobs[k] - want.prompt_last_logprobs[k]));
+    }
+    qInfo("%s: max |logprob error| %.3g over generated tokens, %.3g over the last prompt position's log-softmax",
+          model.c_str(), worst_logprob, worst_prompt);
+    QVERIFY(worst_logprob <= kTolerance);
+    QVERIFY(worst_prompt <= kTolerance);
 }
 
 }  // namespace
@@ -190,24 +222,26 @@ private slots:
         QFETCH(QString, model);
         QFETCH(int, chunk);
         const auto requests = read_fixture(model.toStdString());
-        Engine engine(model.toStdString());
-        const auto got = engine.generate(requests, std::size_t(chunk));
-        double worst_logprob = 0, worst_prompt = 0;
-        for (std::size_t i = 0; i < requests.size(); ++i) {
-            const Request& want = requests[i];
-            const std::string who = label(i, want);
-            QVERIFY2(got[i].tokens == want.tokens, who.c_str());
-            for (std::size_t k = 0; k < want.logprobs.size(); ++k)
-                worst_logprob = std::max(worst_logprob, std::abs(got[i].logprobs[k] - want.logprobs[k]));
-            QCOMPARE(got[i].prompt_last_logprobs.size(), want.prompt_last_logprobs.size());
-            for (std::size_t k = 0; k < want.prompt_last_logprobs.size(); ++k)
-                worst_prompt =
-                    std::max(worst_prompt, std::abs(got[i].prompt_last_logprobs[k] - want.prompt_last_logprobs[k]));
-        }
-        qInfo("%s: max |logprob error| %.3g over generated tokens, %.3g over the last prompt position's log-softmax",
-              qPrintable(model), worst_logprob, worst_prompt);
-        QVERIFY(worst_logprob <= kTolerance);
-        QVERIFY(worst_prompt <= kTolerance);
+        Device device;
+        Engine engine(model.toStdString(), device);
+        expect_fixture(model.toStdString(), requests, engine.generate(requests, std::size_t(chunk)));
+    }
+
+    void modelsShareOneDevice() {
+        // Two bases on one backend and one pool: each keeps its adapters' pages while
+        // the other runs, and both still match their fixtures.
+        Device device;
+        Engine llama("tiny_llama", device), qwen2("tiny_qwen2", device);
+        const auto llama_requests = read_fixture("tiny_llama"), qwen2_requests = read_fixture("tiny_qwen2");
+        expect_fixture("tiny_llama", llama_requests, llama.generate(llama_requests, 3));
+        if (QTest::currentTestFailed()) return;
+        const std::size_t adapter_pages = device.pool.used_by(lw::PageUse::Adapter);
+        QVERIFY(adapter_pages > 0);
+        expect_fixture("tiny_qwen2", qwen2_requests, qwen2.generate(qwen2_requests, 0));
+        if (QTest::currentTestFailed()) return;
+        expect_fixture("tiny_llama", llama_requests, llama.generate(llama_requests, 0));
+        QCOMPARE(device.pool.used_by(lw::PageUse::Adapter), adapter_pages);
+        QCOMPARE(device.pool.used_by(lw::PageUse::KvCache), std::size_t{0});
     }
 
     void aloneMatchesCrowd_data() {
@@ -217,7 +251,8 @@ private slots:
     void aloneMatchesCrowd() {
         QFETCH(QString, model);
         const auto requests = read_fixture(model.toStdString());
-        Engine engine(model.toStdString());
+        Device device;
+        Engine engine(model.toStdString(), device);
         const auto crowd = engine.generate(requests, 3);
         for (std::size_t i = 0; i < requests.size(); ++i) {
             const auto alone = engine.generate({requests[i]}, 0)[0];
@@ -229,7 +264,8 @@ private slots:
     }
 
     void malformedBatchesNameTheSequenceAndChangeNothing() {
-        Engine engine("tiny_llama");
+        Device device;
+        Engine engine("tiny_llama", device);
         const int vocab = engine.config().vocab_size;
         const std::vector<lw::TokenId> good{5, 6, 7}, bad{5, vocab, 7};
         lw::KvBlockTable ok = engine.kv_table(1, 3), other = engine.kv_table(2, 3), short_table = engine.kv_table(3, 1);
@@ -255,9 +291,9 @@ private slots:
                         "no tokens");
 
         // An adapter uploaded for another model (tiny_mistral: 2 layers, v_proj of 16 outputs).
-        Engine mistral("tiny_mistral");
+        Engine mistral("tiny_mistral", device);
         auto foreign = engine.upload(lw::load_lora_adapter(lw::test::data_path("peft/qv_r8")));
-        lw::KvBlockTable mistral_kv = mistral.kv_table(1, 3);
+        lw::KvBlockTable mistral_kv = mistral.kv_table(4, 3);
         lw::StepBatch b;
         b.sequences.push_back({good, 0, &mistral_kv, &foreign, true});
         std::vector<float> one(static_cast<std::size_t>(vocab));
@@ -273,11 +309,13 @@ private slots:
         QCOMPARE(ok.tokens, 3);
         QCOMPARE(other.tokens, 3);
         QVERIFY(std::all_of(logits.begin(), logits.end(), [](float v) { return std::isfinite(v); }));
-        engine.pool().release(foreign.pages, {lw::PageUse::Adapter, foreign.id});
+        device.pool.release(foreign.pages, {lw::PageUse::Adapter, foreign.id});
         engine.release(ok, 1);
         engine.release(other, 2);
         engine.release(short_table, 3);
-        mistral.release(mistral_kv, 1);
+        mistral.release(mistral_kv, 4);
+        device.pool.check_invariants();
+        QCOMPARE(device.pool.free_count(), kPages);
     }
 
     void backendPagesAreAlignedAndBounded() {
@@ -334,6 +372,18 @@ private slots:
             QVERIFY(std::abs(factors.inv_freq()[i] - plain.inv_freq()[i] / c.rope_freq_factors[i]) < 1e-9f);
         c.rope_freq_factors = {1, 2};
         LW_EXPECT_ERROR(lw::Rope{c}, "frequency factors");
+    }
+
+    void ggufFrequencyFactorsEqualLlama3Scaling() {
+        // The GGUF twin of tiny_llama carries llama3 scaling precomputed as rope_freqs.
+        const auto hf = lw::load_model(lw::test::data_path("models/tiny_llama"));
+        const auto gguf = lw::load_model(lw::test::data_path("gguf/tiny_llama_twin.gguf"));
+        QCOMPARE(hf.config.rope_scaling.type, lw::RopeScaling::Type::Llama3);
+        QCOMPARE(gguf.config.rope_scaling.type, lw::RopeScaling::Type::None);
+        const lw::Rope from_hf(hf.config), from_gguf(gguf.config);
+        QCOMPARE(from_gguf.inv_freq().size(), from_hf.inv_freq().size());
+        for (std::size_t i = 0; i < from_hf.inv_freq().size(); ++i)
+            QVERIFY(std::abs(from_gguf.inv_freq()[i] - from_hf.inv_freq()[i]) <= 1e-5f * from_hf.inv_freq()[i]);
     }
 };
 
