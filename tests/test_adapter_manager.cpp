@@ -111,9 +111,9 @@ class TestAdapterManager : public QObject {
 private slots:
     void registrationRejectsUnusableAdapters() {
         Cache c(200, 2, 4);
-        LW_EXPECT_ERROR(c.add("wrong_base"), "wrong_base");
-        LW_EXPECT_ERROR(c.manager.register_adapter("missing", adapter_path("no_such_adapter"), tiny_llama()), "missing",
-                        "no_such_adapter");
+        LW_EXPECT_ERROR(c.add("wrong_base"), "adapter 'wrong_base'", "q_proj", "expected [4, 64]");
+        LW_EXPECT_ERROR(c.manager.register_adapter("missing", adapter_path("no_such_adapter"), tiny_llama()),
+                        "cannot register adapter 'missing'", "no_such_adapter");
         c.add("qv_r8");
         LW_EXPECT_ERROR(c.add("qv_r8"), "'qv_r8' is already registered");
         Cache low_rank(200, 2, 4, 4);
@@ -123,6 +123,21 @@ private slots:
         QCOMPARE(c.manager.stats().registered, std::size_t(1));
         QVERIFY(!c.manager.contains("wrong_base"));
         QCOMPARE(tiny_pool.manager.stats().registered, std::size_t(0));
+    }
+    void registersAdaptersReadElsewhere() {
+        Cache c(200, 2, 4);
+        auto adapter = std::make_shared<const lw::LoraAdapter>(lw::load_lora_adapter(adapter_path("layers_subset")));
+        c.manager.register_loaded_adapter("support-bot", adapter, tiny_llama());
+        QCOMPARE(c.tier("support-bot"), lw::AdapterTier::Host);
+        const lw::PooledAdapter* pooled = c.pin("support-bot");
+        QVERIFY(pooled != nullptr);
+        QCOMPARE(pooled->modules.size(), std::size_t(2));  // gate and up of layer 1
+        QVERIFY(pooled->find(1, 4) != nullptr);
+        QVERIFY(pooled->find(0, 4) == nullptr);
+        c.manager.release("support-bot");
+        auto wrong = std::make_shared<const lw::LoraAdapter>(lw::load_lora_adapter(adapter_path("wrong_base")));
+        LW_EXPECT_ERROR(c.manager.register_loaded_adapter("other", wrong, tiny_llama()), "wrong_base");
+        LW_EXPECT_ERROR(c.manager.register_loaded_adapter("none", nullptr, tiny_llama()), "'none'");
     }
     void rejectsInconsistentLimits() {
         HostBackend backend(8, kPageBytes);
@@ -242,7 +257,7 @@ private slots:
         for (const char* name : {"qv_r8", "regex_targets", "layers_subset", "all_r4_rslora_bin"}) c.add(name);
         // Registration kept the first two copies; the host tier is full.
         QCOMPARE(c.tier("layers_subset"), lw::AdapterTier::Disk);
-        QCOMPARE(c.manager.stats().host.loads, std::uint64_t(2));
+        QCOMPARE(c.manager.stats().host.loads, std::uint64_t(0));  // registration's reads are not cache loads
         c.use("qv_r8");
         QCOMPARE(c.status("layers_subset"), lw::AcquireStatus::Loading);
         // The host slot came from regex_targets, the least recently used copy outside the pool.
@@ -253,7 +268,7 @@ private slots:
         QCOMPARE(c.tier("layers_subset"), lw::AdapterTier::Host);
         QVERIFY(c.pin("layers_subset"));
         auto s = c.manager.stats();
-        QCOMPARE(s.host.loads, std::uint64_t(3));
+        QCOMPARE(s.host.loads, std::uint64_t(1));
         QCOMPARE(s.host.misses, std::uint64_t(1));
         QCOMPARE(s.host.evictions, std::uint64_t(1));
         QCOMPARE(s.pool.misses, std::uint64_t(2));  // qv_r8, layers_subset: each counted once
@@ -273,7 +288,7 @@ private slots:
         QVERIFY(s.pool.resident <= 1);
         QCOMPARE(s.pool.evictions, std::uint64_t(2));
         QCOMPARE(s.host.evictions, std::uint64_t(2));
-        QCOMPARE(s.host.loads, std::uint64_t(4));
+        QCOMPARE(s.host.loads, std::uint64_t(2));
         QCOMPARE(s.no_room, std::uint64_t(2));
         c.manager.release("all_r4_rslora_bin");
         c.pool.check_invariants();
@@ -297,7 +312,7 @@ private slots:
         const auto s = d.manager.stats();
         QCOMPARE(s.host.hits, std::uint64_t(2));
         QCOMPARE(s.host.misses, std::uint64_t(0));
-        QCOMPARE(s.host.loads, std::uint64_t(3));
+        QCOMPARE(s.host.loads, std::uint64_t(1));
         d.manager.release("layers_subset");
     }
     void evictIdleReclaimsPagesForTheKvCache() {
@@ -393,7 +408,7 @@ private slots:
         c.use("regex_targets");
         const auto s = c.manager.stats();
         QCOMPARE(s.host.failed_loads, std::uint64_t(2));
-        QCOMPARE(s.host.loads, std::uint64_t(2));  // regex_targets at registration, then again
+        QCOMPARE(s.host.loads, std::uint64_t(1));  // regex_targets, read again after its copy made room
         QCOMPARE(s.host.resident, std::size_t(1));
 
         // Fixed on disk and registered again, it serves.

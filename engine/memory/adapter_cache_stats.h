@@ -15,7 +15,7 @@ namespace lw {
 struct AdapterTierStats {
     std::uint64_t hits = 0;
     std::uint64_t misses = 0;
-    std::uint64_t loads = 0;         // brought into this tier (pool: uploads; host: disk reads)
+    std::uint64_t loads = 0;         // brought into this tier (pool: uploads; host: disk reads after registration's)
     std::uint64_t failed_loads = 0;  // host: disk reads that failed
     std::uint64_t evictions = 0;     // pushed down a tier (pool -> host, host -> disk)
     double load_seconds = 0.0;       // total time of the loads

@@ -35,26 +35,33 @@ AdapterManager::~AdapterManager() {
 
 void AdapterManager::register_adapter(const std::string& name, const std::filesystem::path& path,
                                       const ModelConfig& base) {
-    if (name.empty()) fail("adapter registration (", path.string(), "): the adapter needs a name");
+    std::shared_ptr<const LoraAdapter> adapter;
+    try {
+        adapter = std::make_shared<const LoraAdapter>(load_lora_adapter(path, name));
+    } catch (const Error& e) {
+        fail("cannot register adapter '", name, "': ", e.what());
+    }
+    register_loaded_adapter(name, std::move(adapter), base);
+}
+
+void AdapterManager::register_loaded_adapter(const std::string& name, std::shared_ptr<const LoraAdapter> adapter,
+                                             const ModelConfig& base) {
+    if (!adapter) fail("adapter '", name, "': nothing to register");
+    if (name.empty()) fail("adapter registration (", adapter->path.string(), "): the adapter needs a name");
     if (entries_.contains(name)) fail("adapter '", name, "' is already registered");
-    const AdapterLoadJob job{next_id_, name, path, std::make_shared<const ModelConfig>(base), options_.max_lora_rank};
-    AdapterLoadResult loaded = load_adapter_job(job);
-    if (!loaded.adapter) fail(loaded.error);
-    const std::size_t pages = adapter_pages_needed(*loaded.adapter, pool_.page_bytes(), backend_.pool_dtype());
+    validate_lora_adapter(*adapter, base, options_.max_lora_rank);
+    const std::size_t pages = adapter_pages_needed(*adapter, pool_.page_bytes(), backend_.pool_dtype());
     if (pages > pool_.page_count())
         fail("adapter '", name, "' needs ", pages, " pages of ", pool_.page_bytes(), " bytes; the pool has only ",
              pool_.page_count());
 
     Entry e;
     e.id = next_id_++;
-    e.path = path;
-    e.base = job.base;
+    e.path = adapter->path;
+    e.base = std::make_shared<const ModelConfig>(base);
     e.last_used = ++clock_;
-    if (count_hosted() + count_loading() < static_cast<std::size_t>(options_.max_cpu_loras)) {
-        e.host = std::move(loaded.adapter);
-        ++host_stats_.loads;
-        host_stats_.load_seconds += loaded.seconds;
-    }
+    if (count_hosted() + count_loading() < static_cast<std::size_t>(options_.max_cpu_loras))
+        e.host = std::move(adapter);
     names_.emplace(e.id, name);
     entries_.emplace(name, std::move(e));
 }

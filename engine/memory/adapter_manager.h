@@ -39,7 +39,7 @@ struct AdapterManagerOptions {
 enum class AcquireStatus {
     Ready,    // pinned and in the pool: run with `adapter`, then release()
     Loading,  // being read from disk: ask again after poll()
-    NoRoom,   // the pool cannot take it now (pinned adapters, KV pages): free memory or wait
+    NoRoom,   // the pool or host RAM cannot take it now (pinned adapters, KV pages): free memory or wait
     Failed,   // its load failed: `error` says why; fail the request
 };
 
@@ -59,10 +59,16 @@ public:
 
     const AdapterManagerOptions& options() const { return options_; }
 
-    // Reads the adapter once and checks it against `base` and max_lora_rank; throws
-    // lw::Error naming the adapter when it is unusable, the name is taken or it could
-    // never fit the pool. The copy read stays in host RAM while there is room for it.
+    // Reads the adapter once (load_lora_adapter) and registers it as below; throws
+    // lw::Error naming the adapter when it cannot be read.
     void register_adapter(const std::string& name, const std::filesystem::path& path, const ModelConfig& base);
+    // Registers an adapter already read from adapter->path (so that a caller can read
+    // it off the step thread): checks it against `base` and max_lora_rank and throws
+    // lw::Error naming the adapter when it is unusable, the name is taken or it could
+    // never fit the pool. The copy stays in host RAM while there is room for it; later
+    // loads read adapter->path again.
+    void register_loaded_adapter(const std::string& name, std::shared_ptr<const LoraAdapter> adapter,
+                                 const ModelConfig& base);
     // Forgets the adapter and frees its pages; throws lw::Error while requests use it.
     void unregister_adapter(const std::string& name);
     bool contains(const std::string& name) const { return entries_.contains(name); }
