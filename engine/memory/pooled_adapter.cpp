@@ -11,8 +11,8 @@
 namespace lw {
 namespace {
 
-// Row starts are aligned so that vector loads (AVX on the CPU, 16-byte loads on a GPU)
-// never straddle a row boundary badly.
+// Rows start on 16-byte boundaries, so that the kernels' vector loads (AVX on the CPU,
+// 16-byte loads on a GPU) are aligned.
 constexpr std::size_t kRowAlign = 16;
 
 std::size_t align_up(std::size_t n, std::size_t a) {
