@@ -369,8 +369,9 @@ private slots:
         QCOMPARE(c.status("regex_targets"), lw::AcquireStatus::Loading);
         c.manager.unregister_adapter("regex_targets");
         c.manager.wait_for_load();
-        c.manager.poll();
+        QCOMPARE(c.manager.poll(), std::size_t(0));
         QCOMPARE(c.manager.stats().host.resident, std::size_t(0));
+        QCOMPARE(c.manager.stats().host.loads, std::uint64_t(0));
         QCOMPARE(c.manager.stats().registered, std::size_t(1));
         c.use("qv_r8");
     }

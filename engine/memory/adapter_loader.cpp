@@ -24,10 +24,19 @@ AdapterLoadResult load_adapter_job(const AdapterLoadJob& job) {
 
 AdapterLoader::AdapterLoader(int threads) {
     if (threads <= 0) fail("adapter loader: needs at least one thread, got ", threads);
-    for (int i = 0; i < threads; ++i) workers_.emplace_back([this] { work(); });
+    try {
+        for (int i = 0; i < threads; ++i) workers_.emplace_back([this] { work(); });
+    } catch (...) {
+        stop();  // the threads already started must not outlive a constructor that failed
+        throw;
+    }
 }
 
 AdapterLoader::~AdapterLoader() {
+    stop();
+}
+
+void AdapterLoader::stop() {
     {
         std::lock_guard lock(mutex_);
         stopping_ = true;

@@ -52,6 +52,7 @@ public:
 
 private:
     void work();
+    void stop();
 
     std::mutex mutex_;
     std::condition_variable job_ready_;

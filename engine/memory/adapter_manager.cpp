@@ -142,7 +142,7 @@ std::size_t AdapterManager::poll() {
 }
 
 void AdapterManager::wait_for_load() {
-    if (count_loading() > 0) loader_.wait_for_result();
+    loader_.wait_for_result();
 }
 
 AdapterCacheStats AdapterManager::stats() const {
