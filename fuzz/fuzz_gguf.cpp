@@ -1,12 +1,18 @@
-// Feeds arbitrary bytes to the GGUF reader, then touches everything it exposes:
-// metadata through every accessor and each tensor through the dequantizer.
+// Feeds arbitrary bytes to the GGUF reader and touches everything it exposes
+// (metadata through every accessor, each tensor through the dequantizer); inputs that
+// parse also go through the model mapping, from an in-memory file.
 #include "core/dequantize.h"
 #include "core/error.h"
 #include "formats/gguf.h"
+#include "model/gguf_model.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace {
@@ -31,6 +37,19 @@ void touch(const lw::GgufValue& v) {
     }
 }
 
+// load_gguf_model reads a path: give it the bytes as a memory-backed file.
+void load_model(const std::uint8_t* data, std::size_t size) {
+    const int fd = memfd_create("fuzz.gguf", MFD_CLOEXEC);
+    if (fd < 0) return;
+    if (write(fd, data, size) == static_cast<ssize_t>(size)) {
+        try {
+            (void)lw::load_gguf_model("/proc/self/fd/" + std::to_string(fd));
+        } catch (const lw::Error&) {
+        }
+    }
+    close(fd);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -44,6 +63,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             lw::dequantize(t, out);
         }
     } catch (const lw::Error&) {
+        return 0;
     }
+    load_model(data, size);
     return 0;
 }

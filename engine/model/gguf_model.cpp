@@ -174,7 +174,7 @@ std::string hf_name(const std::string& gguf, int num_layers, const std::string& 
     int layer = -1;
     const auto [p, ec] = std::from_chars(begin, end, layer);
     if (ec != std::errc() || p == end || *p != '.') return {};
-    if (layer >= num_layers)
+    if (layer < 0 || layer >= num_layers)
         fail(source, ": tensor '", gguf, "' belongs to layer ", layer, " but the model has ", num_layers, " layers");
     static const std::pair<std::string_view, std::string_view> kModules[] = {
         {"attn_norm.weight", "input_layernorm.weight"},
@@ -203,7 +203,7 @@ TensorView unpermute_rows(const TensorView& t, int n_head, ModelWeights& weights
     if (t.shape.empty() || t.shape.size() > 2)
         fail(source, ": tensor '", t.name, "' has shape ", shape_string(t.shape), ", expected 1 or 2 dimensions");
     const std::int64_t rows = t.shape[0];
-    if (n_head <= 0 || rows % (2 * n_head) != 0)
+    if (n_head <= 0 || rows % (2 * std::int64_t{n_head}) != 0)
         fail(source, ": tensor '", t.name, "' has ", rows, " rows, not a multiple of 2 x ", n_head, " heads");
     if (t.shape.size() == 1 && dtype_info(t.dtype).block_elems != 1)
         fail(source, ": tensor '", t.name, "' is a quantized vector (", dtype_name(t.dtype),
@@ -255,6 +255,8 @@ GgufModel load_gguf_model(const std::filesystem::path& path) {
     m.vocab = read_vocab(f);
     m.config = read_config(f, arch, m.vocab);
     validate_model_config(m.config, f.source());
+    if (std::int64_t{m.config.num_heads} * m.config.head_dim > std::numeric_limits<int>::max())
+        fail(f.source(), ": ", m.config.num_heads, " heads of ", m.config.head_dim, " dimensions are too many");
     m.weights = read_weights(f, arch, m.config);
     validate_weights(m.weights, m.config, f.source());
     if (const GgufValue* v = f.find("tokenizer.chat_template")) m.chat_template = std::string(v->as_string());
