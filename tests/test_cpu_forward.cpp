@@ -7,6 +7,7 @@
 #include "support/test_support.h"
 
 #include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/paged_attention.h"
 #include "backend/cpu/rope.h"
 #include "core/error.h"
 #include "memory/page_pool.h"
@@ -21,6 +22,7 @@
 #include <cmath>
 #include <map>
 #include <optional>
+#include <random>
 
 namespace {
 
@@ -340,6 +342,85 @@ private slots:
                 QVERIFY(std::all_of(visits.begin(), visits.end(), [](const auto& v) { return v == 1; }));
             }
         }
+    }
+
+    void pagedAttentionMatchesANaiveSoftmax_data() {
+        QTest::addColumn<int>("window");
+        QTest::addRow("full context") << 0;
+        QTest::addRow("sliding window of 4") << 4;
+    }
+    void pagedAttentionMatchesANaiveSoftmax() {
+        // Two sequences (11 and 7 positions) in blocks of 3 positions on scattered pages,
+        // 6 query heads sharing 2 KV heads; layer 1 of 2.
+        QFETCH(int, window);
+        lw::ModelConfig c;
+        c.num_layers = 2;
+        c.num_heads = 6;
+        c.num_kv_heads = 2;
+        c.head_dim = 8;
+        const int kv_dim = c.kv_dim(), q_dim = c.q_dim(), layer = 1;
+        const lw::KvLayout layout = lw::make_kv_layout(c, 384, lw::DType::F32);
+        QCOMPARE(layout.block_tokens, 3);
+        lw::CpuBackend backend(64, 384, 3);
+        const std::vector<int> lengths{11, 7};
+        std::vector<lw::KvBlockTable> tables(2);
+        lw::PageId next = 63;
+        for (std::size_t s = 0; s < 2; ++s)
+            for (std::size_t p = 0; p < layout.pages_for(std::size_t(lengths[s])); ++p)
+                tables[s].pages.push_back(next--);
+        std::vector<lw::PagedKv> caches;
+        for (const auto& t : tables) caches.emplace_back(layout, t, backend);
+        std::vector<lw::AttentionToken> tokens;
+        for (std::size_t s = 0; s < 2; ++s)
+            for (int p = 0; p < lengths[s]; ++p) tokens.push_back({&caches[s], p});
+
+        std::mt19937 rng(7);
+        std::normal_distribution<float> normal;
+        auto random = [&](std::size_t n) {
+            std::vector<float> v(n);
+            for (float& x : v) x = normal(rng);
+            return v;
+        };
+        const auto k = random(tokens.size() * std::size_t(kv_dim)), v = random(tokens.size() * std::size_t(kv_dim));
+        const auto q = random(tokens.size() * std::size_t(q_dim));
+        lw::write_kv(tokens, layer, k.data(), v.data(), kv_dim);
+        std::vector<float> out(q.size());
+        const lw::AttentionShape shape{c.num_heads, c.num_kv_heads, c.head_dim,
+                                       window ? std::optional<int>(window) : std::nullopt};
+        lw::paged_attention(shape, tokens, layer, q.data(), out.data(), backend.threads());
+
+        double worst = 0;
+        std::size_t first_of_sequence = 0;
+        for (std::size_t t = 0; t < tokens.size(); ++t) {
+            if (t > 0 && tokens[t].kv != tokens[t - 1].kv) first_of_sequence = t;
+            const int p = tokens[t].position;
+            const int from = window ? std::max(0, p - window + 1) : 0;
+            for (int h = 0; h < c.num_heads; ++h) {
+                const int kvh = h / 3;
+                const float* qh = &q[t * std::size_t(q_dim) + std::size_t(h * c.head_dim)];
+                std::vector<double> weights;
+                for (int j = from; j <= p; ++j) {
+                    const float* kj =
+                        &k[(first_of_sequence + std::size_t(j)) * std::size_t(kv_dim) + std::size_t(kvh * c.head_dim)];
+                    double dot = 0;
+                    for (int d = 0; d < c.head_dim; ++d) dot += double(qh[d]) * kj[d];
+                    weights.push_back(dot / std::sqrt(double(c.head_dim)));
+                }
+                const double peak = *std::max_element(weights.begin(), weights.end());
+                double sum = 0;
+                for (double& w : weights) sum += (w = std::exp(w - peak));
+                for (int d = 0; d < c.head_dim; ++d) {
+                    double want = 0;
+                    for (int j = from; j <= p; ++j)
+                        want += weights[std::size_t(j - from)] / sum *
+                                v[(first_of_sequence + std::size_t(j)) * std::size_t(kv_dim) +
+                                  std::size_t(kvh * c.head_dim + d)];
+                    worst =
+                        std::max(worst, std::abs(want - out[t * std::size_t(q_dim) + std::size_t(h * c.head_dim + d)]));
+                }
+            }
+        }
+        QVERIFY2(worst < 1e-5, qPrintable(QString::number(worst)));
     }
 
     void ropeScalingAndFrequencyFactors() {
