@@ -194,8 +194,8 @@ struct Object {
     std::string text;                                  // String; Global: "module.name"
     std::vector<Object*> items;                        // Tuple, List
     std::vector<std::pair<Object*, Object*>> entries;  // Dict
-    PickledStorage storage;                            // Storage
-    PickledTensor tensor;                              // Tensor (name unset)
+    std::unique_ptr<PickledStorage> storage;           // Storage
+    std::unique_ptr<PickledTensor> tensor;             // Tensor (name unset)
 };
 
 // The storage classes torch names in persistent ids, and the element type each holds.
@@ -229,7 +229,7 @@ public:
             if (value->kind != Kind::Tensor)
                 error("state dict entry '", key->text, "' is a ", kind_name(value->kind), ", expected a tensor");
             if (!names.insert(key->text).second) error("duplicate state dict key '", key->text, "'");
-            tensors.push_back(value->tensor);
+            tensors.push_back(*value->tensor);
             tensors.back().name = key->text;
         }
         return tensors;
@@ -350,13 +350,15 @@ private:
     Object* rebuild_tensor(const std::vector<Object*>& args) {
         if (args.size() != 6 && args.size() != 7) error("_rebuild_tensor_v2 takes 6 or 7 arguments, got ", args.size());
         Object* t = make(Kind::Tensor);
-        t->tensor.storage = expect(args[0], Kind::Storage, "tensor storage")->storage;
-        t->tensor.storage_offset = expect(args[1], Kind::Int, "tensor storage offset")->integer;
-        if (t->tensor.storage_offset < 0) error("negative storage offset ", t->tensor.storage_offset);
-        t->tensor.shape = int_tuple(args[2], "tensor size");
-        t->tensor.stride = int_tuple(args[3], "tensor stride");
-        if (t->tensor.shape.size() != t->tensor.stride.size())
-            error("tensor size has ", t->tensor.shape.size(), " dimensions but stride has ", t->tensor.stride.size());
+        t->tensor = std::make_unique<PickledTensor>();
+        PickledTensor& tensor = *t->tensor;
+        tensor.storage = *expect(args[0], Kind::Storage, "tensor storage")->storage;
+        tensor.storage_offset = expect(args[1], Kind::Int, "tensor storage offset")->integer;
+        if (tensor.storage_offset < 0) error("negative storage offset ", tensor.storage_offset);
+        tensor.shape = int_tuple(args[2], "tensor size");
+        tensor.stride = int_tuple(args[3], "tensor stride");
+        if (tensor.shape.size() != tensor.stride.size())
+            error("tensor size has ", tensor.shape.size(), " dimensions but stride has ", tensor.stride.size());
         expect(args[4], Kind::Bool, "requires_grad");
         expect(args[5], Kind::Dict, "backward hooks");
         if (args.size() == 7 && args[6]->kind != Kind::Dict && args[6]->kind != Kind::None)
@@ -392,11 +394,12 @@ private:
         if (f[0]->kind != Kind::String || f[0]->text != "storage") error("persistent id is not a storage reference");
         if (f[1]->kind != Kind::Global || !storage_dtype(f[1]->text)) error("persistent id names no storage type");
         Object* s = make(Kind::Storage);
-        s->storage.dtype = *storage_dtype(f[1]->text);
-        s->storage.key = expect(f[2], Kind::String, "storage key")->text;
-        s->storage.location = expect(f[3], Kind::String, "storage location")->text;
-        s->storage.numel = expect(f[4], Kind::Int, "storage size")->integer;
-        if (s->storage.numel < 0) error("storage '", s->storage.key, "' has negative size ", s->storage.numel);
+        s->storage = std::make_unique<PickledStorage>();
+        s->storage->dtype = *storage_dtype(f[1]->text);
+        s->storage->key = expect(f[2], Kind::String, "storage key")->text;
+        s->storage->location = expect(f[3], Kind::String, "storage location")->text;
+        s->storage->numel = expect(f[4], Kind::Int, "storage size")->integer;
+        if (s->storage->numel < 0) error("storage '", s->storage->key, "' has negative size ", s->storage->numel);
         push(s);
     }
 

@@ -35,7 +35,7 @@ struct PickledTensor {
 struct PickleLimits {
     std::size_t max_memo = 1 << 20;     // memo entries (and the largest memo index)
     std::size_t max_stack = 1 << 16;    // values on the stack, and nested MARKs
-    std::size_t max_objects = 1 << 22;  // values created in total
+    std::size_t max_objects = 1 << 20;  // values created in total (~100 bytes each)
     std::size_t max_tensor_dims = 16;
 };
 
