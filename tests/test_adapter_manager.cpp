@@ -321,7 +321,9 @@ private slots:
         c.use("regex_targets");
         c.use("qv_r8");
         QVERIFY(c.pin("layers_subset"));
+        QCOMPARE(c.manager.pages_to_place("regex_targets"), std::size_t(0));
         QCOMPARE(c.manager.evict_idle(1), pages_of("regex_targets"));
+        QCOMPARE(c.manager.pages_to_place("regex_targets"), pages_of("regex_targets"));
         QCOMPARE(c.tier("regex_targets"), lw::AdapterTier::Host);
         QCOMPARE(c.tier("qv_r8"), lw::AdapterTier::Pool);
         QCOMPARE(c.manager.evict_idle(0), std::size_t(0));
@@ -336,6 +338,7 @@ private slots:
         Cache c(adapter_pages + 3, 2, 2);
         lw::KvCacheManager kv(c.pool, lw::make_kv_layout(tiny_llama(), kPageBytes, lw::DType::F32));
         c.add("qv_r8");
+        QCOMPARE(c.manager.pages_to_place("qv_r8"), adapter_pages);
         QVERIFY(kv.reserve(1, 8));  // 6 pages: the adapter no longer fits
         QCOMPARE(c.status("qv_r8"), lw::AcquireStatus::NoRoom);
         kv.free(1);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <utility>
 
 namespace lw {
 
@@ -58,6 +59,7 @@ void AdapterManager::register_loaded_adapter(const std::string& name, std::share
     Entry e;
     e.id = next_id_++;
     e.path = adapter->path;
+    e.pages = pages;
     e.base = std::make_shared<const ModelConfig>(base);
     e.last_used = ++clock_;
     if (count_hosted() + count_loading() < static_cast<std::size_t>(options_.max_cpu_loras))
@@ -117,6 +119,11 @@ std::size_t AdapterManager::evict_idle(std::size_t pages) {
         evict_from_pool(*victim);
     }
     return freed;
+}
+
+std::size_t AdapterManager::pages_to_place(const std::string& name) const {
+    const Entry& e = entry(name);
+    return e.pooled ? 0 : e.pages;
 }
 
 std::size_t AdapterManager::poll() {
@@ -180,6 +187,10 @@ std::optional<std::string> AdapterManager::name_of(std::uint64_t id) const {
 }
 
 AdapterManager::Entry& AdapterManager::entry(const std::string& name) {
+    return const_cast<Entry&>(std::as_const(*this).entry(name));
+}
+
+const AdapterManager::Entry& AdapterManager::entry(const std::string& name) const {
     const auto it = entries_.find(name);
     if (it == entries_.end()) fail("adapter '", name, "' is not registered");
     return it->second;
@@ -217,6 +228,7 @@ AcquireResult AdapterManager::place_in_pool(const std::string& name, Entry& e) {
     } catch (const Error& err) {
         return fail_entry(e, err.what());
     }
+    e.pages = pages;
     if (pages > pool_.page_count())
         return fail_entry(e,
                           cat("adapter '", name, "' needs ", pages, " pages; the pool has only ", pool_.page_count()));

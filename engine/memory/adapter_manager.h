@@ -86,6 +86,10 @@ public:
     // have been freed or none is left; returns the pages freed.
     std::size_t evict_idle(std::size_t pages);
 
+    // Pool pages the adapter would take to be placed now: 0 when it is in the pool,
+    // else its size as of its last read (for admission by free pages).
+    std::size_t pages_to_place(const std::string& name) const;
+
     // Applies finished disk loads; returns how many were applied.
     std::size_t poll();
     // Blocks until a disk load has finished (for poll()) or none is in flight.
@@ -103,6 +107,7 @@ private:
         std::shared_ptr<const ModelConfig> base;
         std::shared_ptr<const LoraAdapter> host;  // the host-RAM copy
         std::optional<PooledAdapter> pooled;      // its rows in the pool
+        std::size_t pages = 0;                    // pool pages it takes, as of its last read
         int pins = 0;
         bool loading = false;
         bool miss_counted = false;  // the load in flight was started by an acquire's miss
@@ -111,6 +116,7 @@ private:
     };
 
     Entry& entry(const std::string& name);
+    const Entry& entry(const std::string& name) const;
     PageOwner owner(const Entry& e) const { return PageOwner{PageUse::Adapter, e.id}; }
     std::size_t count_hosted() const;
     std::size_t count_loading() const;
