@@ -1,0 +1,73 @@
+// The engine: base models and their adapters on one device, requests for any of them
+// batched together step after step (continuous batching, chunked prefill, preemption
+// by recompute), KV cache and adapter weights paged through one pool. The step loop
+// runs on the engine's own thread; every public method is thread-safe.
+#pragma once
+
+#include "runtime/request.h"
+
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace lw {
+
+struct LoadedModel;
+struct MetricsSnapshot;  // engine/metrics/metrics_snapshot.h
+
+struct EngineConfig {
+    std::string backend = "cpu";          // "cpu" or "cuda" (falls back to cpu, saying so once, without a GPU)
+    std::size_t pool_bytes = 256u << 20;  // the unified page pool
+    std::size_t page_bytes = 64u << 10;
+    int max_loras = 4;       // adapters resident in the pool at once
+    int max_cpu_loras = 16;  // adapters kept in host RAM
+    int max_lora_rank = 64;
+    int max_num_seqs = 64;             // sequences in one step
+    int max_num_batched_tokens = 512;  // token budget of one step (prefill chunks + decodes)
+    int threads = 0;                   // CPU threads; 0 = all cores
+};
+
+class Engine {
+public:
+    explicit Engine(EngineConfig config);
+    ~Engine();  // cancels what runs, stops the step loop, frees everything
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+
+    // Loads a base model (HF folder or .gguf); returns its name (the folder name or
+    // GGUF general.name, made unique). Throws lw::Error naming the file.
+    std::string load_base(const std::filesystem::path& path);
+    // Registers a PEFT adapter for a loaded base; throws lw::Error naming the adapter.
+    void register_adapter(const std::string& name, const std::filesystem::path& path, const std::string& base);
+    // Removes an adapter; throws lw::Error while requests use it.
+    void unregister_adapter(const std::string& name);
+
+    // Queues a request; events arrive through `on_event` on the step thread, the last
+    // one always Finished. Throws RequestError for an unknown model or bad parameters.
+    RequestId submit(GenerationRequest request, EventCallback on_event);
+    // Stops a request (queued or running); its pages are freed and it finishes with
+    // FinishReason::Cancelled. Unknown or finished ids are ignored.
+    void cancel(RequestId id);
+
+    struct ModelInfo {
+        std::string name;
+        std::string parent;  // empty for a base; the base's name for an adapter
+        std::filesystem::path path;
+    };
+    std::vector<ModelInfo> models() const;
+    // The base a model name (base or adapter) runs on, to tokenize and template with;
+    // throws RequestError(UnknownModel).
+    std::shared_ptr<const LoadedModel> base_of(const std::string& model) const;
+
+    MetricsSnapshot metrics() const;
+    std::string backend_name() const;
+
+    struct Impl;
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lw
