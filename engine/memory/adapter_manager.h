@@ -5,7 +5,8 @@
 // adapter they run with; unpinned adapters leave the pool least recently used first
 // (back to host RAM), and host copies likewise (back to disk). Disk -> host loads run
 // on worker threads; everything else, including applying finished loads in poll(),
-// runs on the engine's step thread. The class is not thread-safe.
+// runs on the engine's step thread. The class is not thread-safe. One manager per
+// pool: its adapter ids are the owner ids of the pool's adapter pages.
 #pragma once
 
 #include "memory/adapter_cache_stats.h"

@@ -2,7 +2,8 @@
 // that grows a block (num_layers pages, one per layer) at a time as its positions
 // grow, with pages taken from the shared PagePool under the owner {KvCache, sequence}.
 // Growth is all or nothing, so a sequence that cannot grow keeps exactly what it had
-// and the scheduler can preempt or wait.
+// and the scheduler can preempt or wait. Several managers (one per base model, each
+// with its own layout) may share a pool as long as sequence ids are unique among them.
 #pragma once
 
 #include "memory/kv_layout.h"
