@@ -306,7 +306,8 @@ private slots:
         QCOMPARE(ok.tokens, 0);
         QCOMPARE(other.tokens, 0);
         QCOMPARE(mistral_kv.tokens, 0);
-        // The same batch, well formed, runs and advances both caches.
+        // An empty batch does nothing; the same batch, well formed, runs and advances both caches.
+        engine.runner().forward({}, {});
         engine.runner().forward(batch_of({good, 0, &other, nullptr, true}), logits);
         QCOMPARE(ok.tokens, 3);
         QCOMPARE(other.tokens, 3);

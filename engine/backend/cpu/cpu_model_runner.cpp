@@ -98,6 +98,8 @@ void CpuModelRunner::check_adapter(const PooledAdapter& adapter, std::size_t seq
                 sizeof(float) * static_cast<std::size_t>(r < m.rank ? m.in_features : m.out_features);
             if (ref.page >= backend_.page_count() || ref.offset + bytes > backend_.page_bytes())
                 fail(who, " layer ", m.layer, " ", name, " has a row outside the pool (page ", ref.page, ")");
+            if (ref.offset % alignof(float) != 0)
+                fail(who, " layer ", m.layer, " ", name, " has a row at unaligned offset ", ref.offset);
         }
     }
 }

@@ -23,7 +23,8 @@ public:
     int size() const { return static_cast<int>(workers_.size()) + 1; }
 
     // Calls fn(i) for every i in [0, n), spread over the threads; returns when all are
-    // done. `fn` must not throw (the kernels validate their input before they start).
+    // done. `fn` must not throw (the kernels validate their input before they start)
+    // nor call parallel_for itself.
     void parallel_for(std::size_t n, const std::function<void(std::size_t)>& fn);
 
 private:
