@@ -10,7 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include <chrono>
+#include <cstdlib>
+#include <ctime>
 #include <map>
 #include <memory>
 
@@ -193,16 +194,44 @@ private slots:
         QVERIFY(!partial);
     }
 
+    void streamingMatchesDecodeOnRandomIds() {
+        // Random ids make broken byte sequences, lone byte tokens and special tokens in
+        // every order; the pushes must still add up to decode() and never split a character.
+        std::srand(7);
+        for (const char* model : {"llama2", "llama3", "gpt2", "features_metaspace"}) {
+            const auto& tok = json_tokenizer(model);
+            for (int round = 0; round < 40; ++round) {
+                std::vector<lw::TokenId> ids;
+                for (int i = 0; i < 200; ++i)
+                    ids.push_back(std::rand() % 3 == 0 ? std::rand() % int(tok.vocab_size()) : std::rand() % 300);
+                for (bool skip : {false, true}) {
+                    bool partial = false;
+                    const std::string got = streamed(tok, ids, skip, &partial), want = tok.decode(ids, skip);
+                    QVERIFY2(
+                        got == want,
+                        qPrintable(QString("%1 round %2 skip %3: ids %4\ngot  %5\nwant %6")
+                                       .arg(model)
+                                       .arg(round)
+                                       .arg(skip)
+                                       .arg(ids_string(ids).c_str(),
+                                            json(got).dump(-1, ' ', false, json::error_handler_t::replace).c_str(),
+                                            json(want).dump(-1, ' ', false, json::error_handler_t::replace).c_str())));
+                    QVERIFY(!partial);
+                }
+            }
+        }
+    }
+
     void longInputsStayFast() {
-        // One 200 000-character piece: quadratic merging would take minutes.
+        // One 200 000-character piece: quadratic merging would take minutes. CPU time, so
+        // that a busy machine does not fail the test.
         const auto& tok = json_tokenizer("llama3");
         const std::string word(200000, 'a');
-        const auto start = std::chrono::steady_clock::now();
+        const std::clock_t start = std::clock();
         const auto ids = tok.encode(word, false);
-        const auto ms =
-            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+        const double seconds = double(std::clock() - start) / CLOCKS_PER_SEC;
         QCOMPARE(tok.decode(ids), word);
-        QVERIFY2(ms < 3000, qPrintable(QString("took %1 ms").arg(ms)));
+        QVERIFY2(seconds < 2.0, qPrintable(QString("took %1 s").arg(seconds)));
         const std::string spaces(100000, ' ');
         QCOMPARE(tok.decode(tok.encode(spaces + "x" + spaces, false)), spaces + "x" + spaces);
     }

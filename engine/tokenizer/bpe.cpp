@@ -28,8 +28,7 @@ struct Candidate {
 
 }  // namespace
 
-BpeModel::BpeModel(std::unordered_map<std::string, TokenId> vocab, Options options)
-    : vocab_(std::move(vocab)), options_(options) {
+BpeModel::BpeModel(Vocab vocab, Options options) : vocab_(std::move(vocab)), options_(options) {
     for (int b = 0; b < 256; ++b) {
         char name[8];
         std::snprintf(name, sizeof name, "<0x%02X>", b);
@@ -50,7 +49,7 @@ void BpeModel::add_merge(TokenId left, TokenId right, TokenId merged) {
 }
 
 std::optional<TokenId> BpeModel::find(std::string_view token) const {
-    const auto it = vocab_.find(std::string(token));
+    const auto it = vocab_.find(token);
     if (it == vocab_.end()) return std::nullopt;
     return it->second;
 }
@@ -66,7 +65,7 @@ void BpeModel::tokenize(std::string_view piece, std::vector<TokenId>& out) const
     const bool cacheable = piece.size() <= kCacheMaxPieceBytes;
     if (cacheable) {
         std::lock_guard lock(cache_mutex_);
-        const auto it = cache_.find(std::string(piece));
+        const auto it = cache_.find(piece);
         if (it != cache_.end()) {
             out.insert(out.end(), it->second.begin(), it->second.end());
             return;

@@ -7,6 +7,7 @@
 #include "core/token_id.h"
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -15,6 +16,13 @@
 #include <vector>
 
 namespace lw {
+
+// Token text -> id, searchable by string_view without building a string.
+struct TextHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+using Vocab = std::unordered_map<std::string, TokenId, TextHash, std::equal_to<>>;
 
 class BpeModel {
 public:
@@ -26,7 +34,7 @@ public:
     };
 
     // vocab: token text -> id.
-    BpeModel(std::unordered_map<std::string, TokenId> vocab, Options options);
+    BpeModel(Vocab vocab, Options options);
     BpeModel(BpeModel&& other) noexcept;
 
     // Adds the next-ranked merge. A pair given twice keeps its later rank, as HF does.
@@ -34,7 +42,7 @@ public:
 
     void tokenize(std::string_view piece, std::vector<TokenId>& out) const;
 
-    const std::unordered_map<std::string, TokenId>& vocab() const { return vocab_; }
+    const Vocab& vocab() const { return vocab_; }
     const Options& options() const { return options_; }
     // The <0xNN> token of each byte, where the vocabulary has one.
     std::optional<TokenId> byte_id(unsigned char b) const { return byte_ids_[b]; }
@@ -50,14 +58,14 @@ private:
     }
     void merge_word(std::string_view piece, std::vector<TokenId>& out) const;
 
-    std::unordered_map<std::string, TokenId> vocab_;
+    Vocab vocab_;
     std::unordered_map<std::uint64_t, Merge> merges_;
     std::uint32_t next_rank_ = 0;
     Options options_;
     std::optional<TokenId> byte_ids_[256];
 
     mutable std::mutex cache_mutex_;
-    mutable std::unordered_map<std::string, std::vector<TokenId>> cache_;
+    mutable std::unordered_map<std::string, std::vector<TokenId>, TextHash, std::equal_to<>> cache_;
 };
 
 }  // namespace lw

@@ -82,8 +82,8 @@ std::vector<AddedToken> added_tokens_of(const GgufVocab& v) {
     return out;
 }
 
-std::unordered_map<std::string, TokenId> vocab_map(const GgufVocab& v) {
-    std::unordered_map<std::string, TokenId> vocab;
+Vocab vocab_map(const GgufVocab& v) {
+    Vocab vocab;
     vocab.reserve(v.tokens.size());
     for (std::size_t id = 0; id < v.tokens.size(); ++id) vocab.emplace(v.tokens[id], static_cast<TokenId>(id));
     return vocab;

@@ -73,12 +73,11 @@ public:
 private:
     const Tokenizer* tok_;
     bool skip_special_;
-    // The ids still needed: `context_` already-emitted ids (decoded so that
-    // sentencepiece's leading-space strip and byte runs see the same left
-    // context as a full decode) followed by the ids not yet fully emitted.
+    // The ids still needed: at most one already-emitted id as left context (so that
+    // sentencepiece's leading-space strip sees what a full decode sees), then the ids
+    // not yet fully emitted.
     std::vector<TokenId> ids_;
-    std::size_t context_ = 0;
-    std::string context_text_;       // decode of the context ids
+    std::string context_text_;       // decode of the context id, if any
     std::size_t emitted_bytes_ = 0;  // bytes after context_text_ already returned
 };
 

@@ -226,7 +226,7 @@ BpeModel read_model(const Reader& r, const json& m) {
 
     const json& vocab_json = r.need(m, "vocab", "model");
     if (!vocab_json.is_object()) r.bad("model.vocab", cat("expected an object, found ", vocab_json.type_name()));
-    std::unordered_map<std::string, TokenId> vocab;
+    Vocab vocab;
     vocab.reserve(vocab_json.size());
     for (const auto& [token, id] : vocab_json.items()) {
         if (!Reader::is_id(id)) r.id(id, "model.vocab[\"" + token + "\"]");  // names the entry
