@@ -9,6 +9,7 @@
 #include "formats/gguf.h"
 #include "model/gguf_model.h"
 #include "model/hf_model.h"
+#include "tokenizer/tokenizer.h"
 
 #include <QTemporaryDir>
 
@@ -309,6 +310,18 @@ private slots:
             ++checked;
         }
         QCOMPARE(checked, 14);
+
+        // The embedded vocabulary tokenizes as Hugging Face's tokenizer.json does.
+        const auto tok = lw::Tokenizer::from_gguf_vocab(m.vocab, path);
+        const auto expected =
+            nlohmann::json::parse(lw::test::read_file(lw::test::data_path("tokenizers/smollm2/expected.json")));
+        int texts = 0;
+        for (const auto& c : expected["cases"]) {
+            const auto text = c["text"].get<std::string>();
+            QVERIFY2(tok.encode(text, true) == c["ids_with_special"].get<std::vector<lw::TokenId>>(), text.c_str());
+            ++texts;
+        }
+        QVERIFY(texts > 10);
         QCOMPARE(file.find_tensor("blk.0.attn_q.weight")->dtype, lw::DType::Q4_1);
     }
 };
