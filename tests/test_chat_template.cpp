@@ -251,6 +251,10 @@ private slots:
         QCOMPARE(QString::fromStdString(render(
                      "{{ 'a\nb'|indent(2) }}|{{ 'a\n\nb'|indent(2, true) }}|{{ 'a\n\nb'|indent(2, blank=true) }}")),
                  QString("a\n  b|  a\n\n  b|a\n  \n  b"));
+        // select/map skip falsy inputs, as jinja2 does; other filters reject them.
+        QCOMPARE(QString::fromStdString(render("{{ none|selectattr('type')|list }}{{ none|map('upper')|list }}")),
+                 QString("[][]"));
+        LW_EXPECT_ERROR(render("{{ none|join }}"), "test.jinja:1:", "'NoneType' object is not iterable");
         LW_EXPECT_ERROR(render("{{ 1|sort }}"), "test.jinja:1:", "'int' object is not iterable");
         LW_EXPECT_ERROR(render("{{ [1]|map('nope')|list }}"), "no filter named 'nope'");
         LW_EXPECT_ERROR(render("{{ 'x'|round }}"), "round needs a number");

@@ -125,6 +125,7 @@ Value select(const Value& value, const CallArgs& args, bool with_attribute, bool
     if (has_test && !is_test(test)) runtime_error(cat("no test named '", test, "'"));
     const CallArgs test_args = shifted(args, test_at + 1);
     List out;
+    if (!value.truthy()) return Value::list({});  // jinja2 skips falsy inputs such as none
     for (const auto& item : iterate(value)) {
         const Value subject = with_attribute ? lookup_path(item, attribute) : item;
         const bool passed = has_test ? apply_test(test, subject, test_args) : subject.truthy();
@@ -297,6 +298,7 @@ Value extreme(const Value& value, const CallArgs& args, bool want_max) {
 
 Value map_filter(const Value& value, const CallArgs& args) {
     List out;
+    if (!value.truthy()) return Value::list({});  // jinja2 skips falsy inputs such as none
     if (args.positional.empty()) {
         args.check("map", 0, {"attribute", "default"});
         const Value attribute = args.get(0, "attribute");
