@@ -79,14 +79,15 @@ fs::path adapter_with_config(const QTemporaryDir& dir, const std::string& from, 
     return dst;
 }
 
-// A safetensors file of F32 zeros with the given tensor names and shapes.
-void write_safetensors(const fs::path& p, const std::vector<std::pair<std::string, std::vector<std::int64_t>>>& ts) {
+// A safetensors file of 4-byte zeros (F32 unless told) with the given tensor names and shapes.
+void write_safetensors(const fs::path& p, const std::vector<std::pair<std::string, std::vector<std::int64_t>>>& ts,
+                       const std::string& dtype = "F32") {
     nlohmann::json header = nlohmann::json::object();
     std::size_t offset = 0;
     for (const auto& [name, shape] : ts) {
         std::size_t n = 4;
         for (auto d : shape) n *= static_cast<std::size_t>(d);
-        header[name] = {{"dtype", "F32"}, {"shape", shape}, {"data_offsets", {offset, offset + n}}};
+        header[name] = {{"dtype", dtype}, {"shape", shape}, {"data_offsets", {offset, offset + n}}};
         offset += n;
     }
     const std::string h = header.dump();
@@ -192,6 +193,8 @@ private slots:
             lw::load_lora_adapter(with({{q + "lora_A.weight", {2, 64, 1}}, {q + "lora_B.weight", {64, 2}}})),
             qa.c_str(), "has shape [2, 64, 1], expected 2 dimensions");
         LW_EXPECT_ERROR(lw::load_lora_adapter(with({})), "holds no tensors");
+        write_safetensors(folder / "adapter_model.safetensors", {{qa, {2, 64}}, {q + "lora_B.weight", {64, 2}}}, "I32");
+        LW_EXPECT_ERROR(lw::load_lora_adapter(folder), qa.c_str(), "has dtype I32, expected F32, F16, BF16 or F64");
     }
     void refusesWhatIsNotAnAdapter() {
         QTemporaryDir dir;
