@@ -76,11 +76,12 @@ struct Device {
     std::uint64_t next_owner = 1;  // page owner ids, unique across the models
 };
 
-// A model on a device, with its adapters uploaded into pool pages.
+// A model (tests/data/<model>: an HF folder or a GGUF file) on a device, with its
+// adapters uploaded into pool pages.
 class Engine {
 public:
     Engine(const std::string& model, Device& device)
-        : model_(lw::load_model(lw::test::data_path("models/" + model))),
+        : model_(lw::load_model(lw::test::data_path(model))),
           device_(device),
           backend_(device.backend),
           pool_(device.pool),
@@ -225,7 +226,7 @@ private slots:
         QFETCH(int, chunk);
         const auto requests = read_fixture(model.toStdString());
         Device device;
-        Engine engine(model.toStdString(), device);
+        Engine engine("models/" + model.toStdString(), device);
         expect_fixture(model.toStdString(), requests, engine.generate(requests, std::size_t(chunk)));
     }
 
@@ -233,7 +234,7 @@ private slots:
         // Two bases on one backend and one pool: each keeps its adapters' pages while
         // the other runs, and both still match their fixtures.
         Device device;
-        Engine llama("tiny_llama", device), qwen2("tiny_qwen2", device);
+        Engine llama("models/tiny_llama", device), qwen2("models/tiny_qwen2", device);
         const auto llama_requests = read_fixture("tiny_llama"), qwen2_requests = read_fixture("tiny_qwen2");
         expect_fixture("tiny_llama", llama_requests, llama.generate(llama_requests, 3));
         if (QTest::currentTestFailed()) return;
@@ -246,6 +247,32 @@ private slots:
         QCOMPARE(device.pool.used_by(lw::PageUse::KvCache), std::size_t{0});
     }
 
+    void ggufTwinsFollowTheFixtures() {
+        // The Qwen2 twin holds the HF weights unchanged: it must match like the HF folder.
+        const auto qwen2_requests = read_fixture("tiny_qwen2");
+        Device device;
+        Engine qwen2("gguf/tiny_qwen2_twin.gguf", device);
+        expect_fixture("tiny_qwen2_twin.gguf", qwen2_requests, qwen2.generate(qwen2_requests, 3));
+        if (QTest::currentTestFailed()) return;
+
+        // The Llama twin is partly quantized (Q4_1, Q8_0, ...) and carries llama3 scaling as
+        // rope_freqs, with Q/K put back in HF order, so that the HF adapters apply: its
+        // last-prompt log-softmax stays within quantization error of the fixture for
+        // every request. Greedy continuations may part where quantization tips a choice.
+        const auto llama_requests = read_fixture("tiny_llama");
+        Engine llama("gguf/tiny_llama_twin.gguf", device);
+        const auto got = llama.generate(llama_requests, 3);
+        double worst = 0;
+        for (std::size_t i = 0; i < llama_requests.size(); ++i) {
+            QCOMPARE(got[i].tokens[0], llama_requests[i].tokens[0]);
+            for (std::size_t k = 0; k < got[i].prompt_last_logprobs.size(); ++k)
+                worst = std::max(worst,
+                                 std::abs(got[i].prompt_last_logprobs[k] - llama_requests[i].prompt_last_logprobs[k]));
+        }
+        qInfo("tiny_llama_twin.gguf: max |last-prompt log-softmax error| %.3g", worst);
+        QVERIFY(worst < 0.05);
+    }
+
     void aloneMatchesCrowd_data() {
         QTest::addColumn<QString>("model");
         for (const char* model : {"tiny_llama", "tiny_qwen2", "tiny_mistral"}) QTest::addRow("%s", model) << model;
@@ -254,7 +281,7 @@ private slots:
         QFETCH(QString, model);
         const auto requests = read_fixture(model.toStdString());
         Device device;
-        Engine engine(model.toStdString(), device);
+        Engine engine("models/" + model.toStdString(), device);
         const auto crowd = engine.generate(requests, 3);
         for (std::size_t i = 0; i < requests.size(); ++i) {
             const auto alone = engine.generate({requests[i]}, 0)[0];
@@ -267,7 +294,7 @@ private slots:
 
     void malformedBatchesNameTheSequenceAndChangeNothing() {
         Device device;
-        Engine engine("tiny_llama", device);
+        Engine engine("models/tiny_llama", device);
         const int vocab = engine.config().vocab_size;
         const std::vector<lw::TokenId> good{5, 6, 7}, bad{5, vocab, 7};
         lw::KvBlockTable ok = engine.kv_table(1, 3), other = engine.kv_table(2, 3), short_table = engine.kv_table(3, 1);
@@ -293,7 +320,7 @@ private slots:
                         "no tokens");
 
         // An adapter uploaded for another model (tiny_mistral: 2 layers, v_proj of 16 outputs).
-        Engine mistral("tiny_mistral", device);
+        Engine mistral("models/tiny_mistral", device);
         auto foreign = engine.upload(lw::load_lora_adapter(lw::test::data_path("peft/qv_r8")));
         lw::KvBlockTable mistral_kv = mistral.kv_table(4, 3);
         lw::StepBatch b;
