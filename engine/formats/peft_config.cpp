@@ -56,7 +56,11 @@ std::optional<std::string> regex_match(const std::string& pattern, const std::st
     const int rc = pcre2_match(re.get(), reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(), 0, options,
                                data.get(), context.get());
     if (rc == PCRE2_ERROR_NOMATCH) return std::nullopt;
-    if (rc < 0) fail(what, ": regex '", pattern, "' failed on '", subject, "' (PCRE2 error ", rc, ")");
+    if (rc < 0) {
+        PCRE2_UCHAR message[256];
+        pcre2_get_error_message(rc, message, sizeof message);
+        fail(what, ": regex '", pattern, "' failed on '", subject, "': ", reinterpret_cast<const char*>(message));
+    }
     if (!group) return std::string();
     const int n = pcre2_substring_number_from_name(re.get(), reinterpret_cast<PCRE2_SPTR>(group));
     if (n < 0 || n >= rc) return std::string();
