@@ -293,6 +293,26 @@ private slots:
         c.manager.release("all_r4_rslora_bin");
         c.pool.check_invariants();
     }
+    void hostCopiesLeaveLeastRecentlyUsedFirst() {
+        Cache c(400, 1, 3);
+        for (const char* name : {"qv_r8", "regex_targets", "layers_subset", "all_r4_rslora_bin"}) c.add(name);
+        QCOMPARE(c.tier("all_r4_rslora_bin"), lw::AdapterTier::Disk);
+        c.use("regex_targets");
+        c.use("qv_r8");  // pooled; layers_subset's copy is now the least recently used
+        QCOMPARE(c.status("all_r4_rslora_bin"), lw::AcquireStatus::Loading);
+        QCOMPARE(c.tier("layers_subset"), lw::AdapterTier::Disk);
+        QCOMPARE(c.tier("regex_targets"), lw::AdapterTier::Host);
+        QVERIFY(c.pin("all_r4_rslora_bin"));  // takes the pool slot from qv_r8
+        QCOMPARE(c.tier("qv_r8"), lw::AdapterTier::Host);
+        QCOMPARE(c.status("layers_subset"), lw::AcquireStatus::Loading);
+        QCOMPARE(c.tier("regex_targets"), lw::AdapterTier::Disk);  // used before qv_r8
+        QCOMPARE(c.tier("qv_r8"), lw::AdapterTier::Host);
+        const auto s = c.manager.stats();
+        QCOMPARE(s.host.evictions, std::uint64_t(2));
+        QCOMPARE(s.host.resident + s.loading, std::size_t(3));
+        c.settle();
+        c.manager.release("all_r4_rslora_bin");
+    }
     void prefetchLoadsEarlyWithoutTouchingThePool() {
         Cache c(400, 1, 1);
         for (const char* name : {"qv_r8", "regex_targets", "layers_subset"}) c.add(name);
