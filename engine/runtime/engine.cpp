@@ -1,0 +1,432 @@
+#include "runtime/engine.h"
+
+#include "backend/cpu/cpu_backend.h"
+#include "memory/adapter_manager.h"
+#include "metrics/latency_recorder.h"
+#include "metrics/metrics_snapshot.h"
+#include "metrics/step_recorder.h"
+#include "runtime/base_model.h"
+#include "runtime/scheduler.h"
+#include "runtime/sequence.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <thread>
+
+namespace lw {
+
+namespace {
+
+using Events = std::vector<std::pair<EventCallback, GenerationEvent>>;
+
+// How long a step loop that could schedule nothing (adapters still loading) waits
+// before it polls again, unless new work wakes it first.
+constexpr auto kStalledPoll = std::chrono::milliseconds(2);
+
+RequestError invalid(std::string field, const std::string& message) {
+    return RequestError(RequestError::Kind::InvalidArgument, std::move(field), message);
+}
+
+std::unique_ptr<Backend> make_backend(const EngineConfig& c) {
+    if (c.page_bytes == 0) fail("engine: page_bytes must be positive");
+    if (c.pool_bytes < c.page_bytes)
+        fail("engine: pool_bytes (", c.pool_bytes, ") must hold at least one page of ", c.page_bytes, " bytes");
+    if (c.backend != "cpu" && c.backend != "cuda") fail("engine: unknown backend '", c.backend, "' (cpu or cuda)");
+    if (c.backend == "cuda") std::fprintf(stderr, "lora-workbench: the CUDA backend is not available; using the CPU\n");
+    return std::make_unique<CpuBackend>(c.pool_bytes / c.page_bytes, c.page_bytes, c.threads);
+}
+
+double seconds_between(Clock::time_point from, Clock::time_point to) {
+    return std::chrono::duration<double>(to - from).count();
+}
+
+}  // namespace
+
+struct Engine::Impl final : SchedulerMemory {
+    explicit Impl(EngineConfig c)
+        : config(c),
+          backend(make_backend(c)),
+          pool(backend->page_count(), backend->page_bytes()),
+          adapters(pool, *backend, AdapterManagerOptions{c.max_loras, c.max_cpu_loras, c.max_lora_rank, 2}),
+          scheduler(SchedulerConfig{c.max_num_seqs, c.max_num_batched_tokens}, *this) {}
+
+    // SchedulerMemory, called on the step thread under `mutex`.
+    AdapterAdmission acquire_adapter(Sequence& seq, std::string& error) override;
+    void prefetch_adapter(Sequence& seq) override;
+    bool reserve_kv(Sequence& seq, std::size_t tokens) override;
+    void release(Sequence& seq) override;
+
+    struct Route {
+        std::size_t base = 0;
+        std::string adapter;  // empty: the bare base
+    };
+    Route route(const std::string& model) const;
+    void validate(const GenerationRequest& r, const BaseModel& base) const;
+    std::string unique_name(const std::string& wanted) const;
+    bool name_taken(const std::string& name) const;
+
+    void run();
+    bool step(Events& events);
+    void run_base(BaseModel& base, const std::vector<ScheduledChunk>& chunks, StepRecord& record,
+                  std::size_t& generated, Events& events);
+    void finish(Sequence& seq, FinishReason reason, std::string error, Events& events);
+    static void deliver(Events& events);
+
+    EngineConfig config;
+    std::unique_ptr<Backend> backend;
+    PagePool pool;
+    AdapterManager adapters;
+    std::vector<std::unique_ptr<BaseModel>> bases;
+    struct AdapterEntry {
+        std::size_t base = 0;
+        std::filesystem::path path;
+    };
+    std::map<std::string, AdapterEntry> adapter_entries;
+    Scheduler scheduler;
+    std::map<RequestId, std::unique_ptr<Sequence>> sequences;
+    std::vector<RequestId> cancels;
+    RequestId next_id = 1;
+
+    LatencyRecorder ttft;
+    LatencyRecorder itl;
+    StepRecorder steps;
+    std::uint64_t prompt_tokens = 0;
+    std::uint64_t generation_tokens = 0;
+    std::uint64_t preemptions = 0;
+    std::array<std::uint64_t, 4> finished{};
+
+    mutable std::mutex mutex;
+    std::condition_variable wake;
+    bool news = false;  // submissions, cancellations or stop since the step loop last looked
+    bool stopping = false;
+    std::thread thread;  // last: started once everything above exists
+};
+
+AdapterAdmission Engine::Impl::acquire_adapter(Sequence& seq, std::string& error) {
+    if (seq.adapter().empty() || seq.pooled) return AdapterAdmission::Ready;
+    const AcquireResult r = adapters.acquire(seq.adapter());
+    switch (r.status) {
+        case AcquireStatus::Ready:
+            seq.pooled = r.adapter;
+            return AdapterAdmission::Ready;
+        case AcquireStatus::Loading:
+        case AcquireStatus::NoRoom:
+            return AdapterAdmission::Wait;
+        case AcquireStatus::Failed:
+            break;
+    }
+    error = cat("adapter '", seq.adapter(), "' cannot be loaded: ", r.error);
+    return AdapterAdmission::Failed;
+}
+
+void Engine::Impl::prefetch_adapter(Sequence& seq) {
+    if (!seq.adapter().empty()) adapters.prefetch(seq.adapter());
+}
+
+bool Engine::Impl::reserve_kv(Sequence& seq, std::size_t tokens) {
+    KvCacheManager& kv = *bases[seq.base()]->kv;
+    if (kv.reserve(seq.id(), tokens)) return true;
+    // Idle adapters' pages go before any running sequence is preempted.
+    const std::size_t needed = kv.pages_needed(seq.id(), tokens);
+    if (needed > pool.free_count()) adapters.evict_idle(needed - pool.free_count());
+    return kv.reserve(seq.id(), tokens);
+}
+
+void Engine::Impl::release(Sequence& seq) {
+    bases[seq.base()]->kv->free(seq.id());
+    if (seq.pooled) {
+        adapters.release(seq.adapter());
+        seq.pooled = nullptr;
+    }
+}
+
+Engine::Impl::Route Engine::Impl::route(const std::string& model) const {
+    for (std::size_t i = 0; i < bases.size(); ++i)
+        if (bases[i]->name == model) return {i, {}};
+    if (const auto it = adapter_entries.find(model); it != adapter_entries.end()) return {it->second.base, model};
+    throw RequestError(RequestError::Kind::UnknownModel, "model", cat("model '", model, "' does not exist"));
+}
+
+void Engine::Impl::validate(const GenerationRequest& r, const BaseModel& base) const {
+    const int vocab = base.model->config.vocab_size;
+    const auto in_vocab = [vocab](TokenId t) { return t >= 0 && t < vocab; };
+    if (r.prompt.empty()) throw invalid("prompt", "the prompt is empty");
+    if (!std::all_of(r.prompt.begin(), r.prompt.end(), in_vocab))
+        throw invalid("prompt", cat("the prompt holds a token id outside ", base.name, "'s vocabulary of ", vocab));
+    if (r.prompt.size() >= base.context())
+        throw invalid("prompt", cat("the prompt has ", r.prompt.size(), " tokens; ", base.name, "'s context is ",
+                                    base.context(), " tokens"));
+    const std::size_t pages = base.kv->layout().pages_for(r.prompt.size() + 1);
+    if (pages > pool.page_count())
+        throw invalid("prompt", cat("the prompt has ", r.prompt.size(), " tokens, whose KV cache needs ", pages,
+                                    " pages; the pool has only ", pool.page_count()));
+    if (r.max_tokens < 1) throw invalid("max_tokens", cat("max_tokens must be at least 1, got ", r.max_tokens));
+    if (r.min_tokens < 0 || r.min_tokens > r.max_tokens)
+        throw invalid("min_tokens",
+                      cat("min_tokens must be in [0, max_tokens = ", r.max_tokens, "], got ", r.min_tokens));
+    try {
+        validate_sampling_params(r.sampling);
+    } catch (const Error& e) {
+        const std::string message = e.what();  // "top_p must be in (0, 1], got 2": it starts with the field
+        throw invalid(message.substr(0, message.find(' ')), message);
+    }
+    if (!r.stop.empty() && !base.model->tokenizer)
+        throw invalid("stop", cat("stop strings need a tokenizer; ", base.name, " has none"));
+    if (std::any_of(r.stop.begin(), r.stop.end(), [](const std::string& s) { return s.empty(); }))
+        throw invalid("stop", "stop strings must not be empty");
+    if (!std::all_of(r.stop_token_ids.begin(), r.stop_token_ids.end(), in_vocab))
+        throw invalid("stop_token_ids",
+                      cat("stop_token_ids hold an id outside ", base.name, "'s vocabulary of ", vocab));
+}
+
+bool Engine::Impl::name_taken(const std::string& name) const {
+    return adapter_entries.contains(name) ||
+           std::any_of(bases.begin(), bases.end(), [&](const auto& b) { return b->name == name; });
+}
+
+std::string Engine::Impl::unique_name(const std::string& wanted) const {
+    const std::string stem = wanted.empty() ? "model" : wanted;
+    std::string name = stem;
+    for (int n = 2; name_taken(name); ++n) name = cat(stem, "-", n);
+    return name;
+}
+
+void Engine::Impl::run() {
+    std::unique_lock lock(mutex);
+    while (true) {
+        wake.wait(lock, [&] { return stopping || news || !scheduler.idle(); });
+        if (stopping) return;
+        news = false;
+        Events events;
+        bool ran = false;
+        try {
+            ran = step(events);
+        } catch (const std::exception& e) {
+            // A broken invariant, not a bad request: fail what runs rather than the process.
+            while (!sequences.empty())
+                finish(*sequences.begin()->second, FinishReason::Error, cat("engine step failed: ", e.what()), events);
+        }
+        lock.unlock();
+        deliver(events);
+        lock.lock();
+        if (!ran && !scheduler.idle()) wake.wait_for(lock, kStalledPoll, [&] { return stopping || news; });
+    }
+}
+
+bool Engine::Impl::step(Events& events) {
+    const auto start = Clock::now();
+    for (RequestId id : std::exchange(cancels, {}))
+        if (const auto it = sequences.find(id); it != sequences.end())
+            finish(*it->second, FinishReason::Cancelled, {}, events);
+    adapters.poll();
+
+    const SchedulerOutput out = scheduler.schedule();
+    preemptions += out.preempted.size();
+    for (const FailedAdmission& f : out.failed) finish(*f.seq, FinishReason::Error, f.error, events);
+    if (out.chunks.empty()) return false;
+
+    StepRecord record;
+    std::size_t generated = 0;
+    for (std::size_t b = 0; b < bases.size(); ++b) {
+        std::vector<ScheduledChunk> chunks;
+        for (const ScheduledChunk& c : out.chunks)
+            if (c.seq->base() == b) chunks.push_back(c);
+        if (!chunks.empty()) run_base(*bases[b], chunks, record, generated, events);
+    }
+    const auto end = Clock::now();
+    record.seconds = seconds_between(start, end);
+    record.sequences = out.chunks.size();
+    steps.record(std::move(record), generated, end);
+    return true;
+}
+
+void Engine::Impl::run_base(BaseModel& base, const std::vector<ScheduledChunk>& chunks, StepRecord& record,
+                            std::size_t& generated, Events& events) {
+    StepBatch batch;
+    std::vector<Sequence*> sampling;
+    for (const ScheduledChunk& c : chunks) {
+        Sequence& seq = *c.seq;
+        batch.sequences.push_back({std::span(seq.tokens()).subspan(c.start, c.count), static_cast<int>(c.start),
+                                   &base.kv->table(seq.id()), seq.pooled, c.wants_logits});
+        if (c.wants_logits) sampling.push_back(&seq);
+        const bool decode = c.count == 1 && c.start >= seq.prompt_size();
+        (decode ? record.decode_tokens : record.prefill_tokens) += c.count;
+        record.tokens_by_model[seq.request().model] += c.count;
+    }
+    const auto vocab = static_cast<std::size_t>(base.model->config.vocab_size);
+    std::vector<float> logits(sampling.size() * vocab);
+    try {
+        base.runner->forward(batch, logits);
+    } catch (const std::exception& e) {
+        for (const ScheduledChunk& c : chunks)
+            finish(*c.seq, FinishReason::Error, cat("the forward pass of ", base.name, " failed: ", e.what()), events);
+        return;
+    }
+    for (const ScheduledChunk& c : chunks) c.seq->advance(c.count);
+
+    const auto now = Clock::now();
+    for (std::size_t k = 0; k < sampling.size(); ++k) {
+        Sequence& seq = *sampling[k];
+        const auto previous = seq.last_token_at;
+        if (seq.generated() == 0) prompt_tokens += seq.prompt_size();
+        std::optional<FinishReason> reason;
+        GenerationEvent event;
+        try {
+            event = seq.sample(std::span(logits).subspan(k * vocab, vocab), reason);
+        } catch (const std::exception& e) {
+            finish(seq, FinishReason::Error, cat("sampling failed: ", e.what()), events);
+            continue;
+        }
+        if (previous)
+            itl.record(seconds_between(*previous, now));
+        else
+            ttft.record(seconds_between(seq.arrival, now));
+        ++generation_tokens;
+        ++generated;
+        events.emplace_back(seq.on_event(), std::move(event));
+        if (reason) finish(seq, *reason, {}, events);
+    }
+}
+
+void Engine::Impl::finish(Sequence& seq, FinishReason reason, std::string error, Events& events) {
+    events.emplace_back(seq.on_event(), seq.finished(reason, std::move(error)));
+    ++finished[static_cast<std::size_t>(reason)];
+    scheduler.remove(seq);
+    sequences.erase(seq.id());
+}
+
+void Engine::Impl::deliver(Events& events) {
+    for (auto& [callback, event] : events)
+        if (callback) callback(event);
+}
+
+Engine::Engine(EngineConfig config) : impl_(std::make_unique<Impl>(config)) {
+    impl_->thread = std::thread([this] { impl_->run(); });
+}
+
+Engine::~Engine() {
+    {
+        std::lock_guard lock(impl_->mutex);
+        impl_->stopping = true;
+    }
+    impl_->wake.notify_all();
+    impl_->thread.join();
+    Events events;
+    while (!impl_->sequences.empty())
+        impl_->finish(*impl_->sequences.begin()->second, FinishReason::Cancelled, {}, events);
+    Impl::deliver(events);
+}
+
+std::string Engine::load_base(const std::filesystem::path& path) {
+    auto model = std::make_shared<LoadedModel>(load_model(path));  // the slow part, off the lock
+    std::lock_guard lock(impl_->mutex);
+    model->name = impl_->unique_name(model->name);
+    impl_->bases.push_back(
+        std::make_unique<BaseModel>(make_base_model(model->name, std::move(model), *impl_->backend, impl_->pool)));
+    return impl_->bases.back()->name;
+}
+
+void Engine::register_adapter(const std::string& name, const std::filesystem::path& path, const std::string& base) {
+    std::shared_ptr<const LoraAdapter> adapter;
+    try {
+        adapter = std::make_shared<const LoraAdapter>(load_lora_adapter(path, name));  // off the lock
+    } catch (const Error& e) {
+        fail("cannot register adapter '", name, "': ", e.what());
+    }
+    std::lock_guard lock(impl_->mutex);
+    const auto it =
+        std::find_if(impl_->bases.begin(), impl_->bases.end(), [&](const auto& b) { return b->name == base; });
+    if (it == impl_->bases.end()) fail("cannot register adapter '", name, "': no base model is named '", base, "'");
+    if (impl_->name_taken(name)) fail("cannot register adapter '", name, "': the name is already taken");
+    impl_->adapters.register_loaded_adapter(name, std::move(adapter), (*it)->model->config);
+    impl_->adapter_entries[name] = {static_cast<std::size_t>(it - impl_->bases.begin()), path};
+}
+
+void Engine::unregister_adapter(const std::string& name) {
+    std::lock_guard lock(impl_->mutex);
+    if (!impl_->adapter_entries.contains(name)) fail("adapter '", name, "' is not registered");
+    const auto users = std::count_if(impl_->sequences.begin(), impl_->sequences.end(),
+                                     [&](const auto& s) { return s.second->adapter() == name; });
+    if (users > 0) fail("adapter '", name, "' is in use by ", users, " request(s); it cannot be unloaded now");
+    impl_->adapters.unregister_adapter(name);
+    impl_->adapter_entries.erase(name);
+}
+
+RequestId Engine::submit(GenerationRequest request, EventCallback on_event) {
+    std::lock_guard lock(impl_->mutex);
+    const Impl::Route route = impl_->route(request.model);
+    const BaseModel& base = *impl_->bases[route.base];
+    impl_->validate(request, base);
+    const RequestId id = impl_->next_id++;
+    StopRules rules{request.ignore_eos ? std::vector<TokenId>{} : base.eos, base.context()};
+    const Tokenizer* tokenizer = base.model->tokenizer ? &*base.model->tokenizer : nullptr;
+    auto seq = std::make_unique<Sequence>(id, std::move(request), std::move(on_event), route.base, std::move(rules),
+                                          tokenizer);
+    seq->set_adapter(route.adapter);
+    impl_->scheduler.add(*seq);
+    impl_->sequences.emplace(id, std::move(seq));
+    impl_->news = true;
+    impl_->wake.notify_one();
+    return id;
+}
+
+void Engine::cancel(RequestId id) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->cancels.push_back(id);
+    impl_->news = true;
+    impl_->wake.notify_one();
+}
+
+std::vector<Engine::ModelInfo> Engine::models() const {
+    std::lock_guard lock(impl_->mutex);
+    std::vector<ModelInfo> out;
+    for (const auto& b : impl_->bases) out.push_back({b->name, {}, b->model->path});
+    for (const auto& [name, a] : impl_->adapter_entries) out.push_back({name, impl_->bases[a.base]->name, a.path});
+    return out;
+}
+
+std::shared_ptr<const LoadedModel> Engine::base_of(const std::string& model) const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->bases[impl_->route(model).base]->model;
+}
+
+MetricsSnapshot Engine::metrics() const {
+    std::lock_guard lock(impl_->mutex);
+    const Impl& m = *impl_;
+    MetricsSnapshot s;
+    s.page_bytes = m.pool.page_bytes();
+    s.pages = m.pool.owners();
+    s.pages_free = m.pool.free_count();
+    s.pages_kv = m.pool.used_by(PageUse::KvCache);
+    s.pages_adapter = m.pool.used_by(PageUse::Adapter);
+    try {
+        m.pool.check_invariants();
+    } catch (const Error& e) {
+        s.pool_error = e.what();
+    }
+    s.adapter_cache = m.adapters.stats();
+    s.adapters = m.adapters.residency();
+    for (const AdapterResidency& r : s.adapters) s.adapter_names[r.id] = r.name;
+    for (const auto& [id, seq] : m.sequences) s.kv_models[id] = seq->request().model;
+    s.steps = m.steps.recent();
+    s.waiting = m.scheduler.waiting().size();
+    s.running = m.scheduler.running().size();
+    s.loading_adapters = s.adapter_cache.loading;
+    s.time_to_first_token = m.ttft.stats();
+    s.inter_token_latency = m.itl.stats();
+    s.tokens_per_second = m.steps.tokens_per_second();
+    s.prompt_tokens = m.prompt_tokens;
+    s.generation_tokens = m.generation_tokens;
+    s.preemptions = m.preemptions;
+    s.finished = m.finished;
+    return s;
+}
+
+std::string Engine::backend_name() const {
+    return impl_->backend->name();
+}
+
+}  // namespace lw
