@@ -86,9 +86,6 @@ private:
     std::string where_;
 };
 
-// The largest models have ~130 layers.
-constexpr int kMaxLayers = 1024;
-
 enum class Family { Llama, Mistral, Qwen2 };
 
 struct FamilyInfo {
@@ -206,9 +203,7 @@ ModelConfig parse_hf_config(const json& config, const std::string& source) {
     c.hidden_size = f.require_int("hidden_size");
     c.intermediate_size = f.require_int("intermediate_size");
     c.num_layers = f.require_int("num_hidden_layers");
-    // Every layer adds tensors to look for; a hostile count must not make that unbounded.
-    if (c.num_layers > kMaxLayers)
-        fail(source, ": num_hidden_layers ", c.num_layers, " is more than the ", kMaxLayers, " any real model has");
+    validate_layer_count(c.num_layers, source);  // it sizes what is read next
     c.num_heads = f.require_int("num_attention_heads");
     if (c.num_heads <= 0) fail(source, ": num_attention_heads must be positive, got ", c.num_heads);
     c.num_kv_heads = f.get_int("num_key_value_heads").value_or(fam.num_kv_heads.value_or(c.num_heads));
@@ -245,9 +240,6 @@ ModelConfig parse_hf_config(const json& config, const std::string& source) {
     c.torch_dtype = f.get_string("dtype").value_or(f.get_string("torch_dtype").value_or(""));
 
     validate_model_config(c, source);
-    // q_dim() and kv_dim() are ints: a hostile config must not overflow them.
-    if (static_cast<std::int64_t>(std::max(c.num_heads, c.num_kv_heads)) * c.head_dim > std::numeric_limits<int>::max())
-        fail(source, ": num_attention_heads (", c.num_heads, ") x head_dim (", c.head_dim, ") is too large");
     return c;
 }
 

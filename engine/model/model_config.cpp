@@ -2,7 +2,16 @@
 
 #include "core/error.h"
 
+#include <algorithm>
+#include <limits>
+
 namespace lw {
+
+void validate_layer_count(int num_layers, const std::string& source) {
+    if (num_layers <= 0) fail(source, ": num_hidden_layers must be positive, got ", num_layers);
+    if (num_layers > kMaxLayers)
+        fail(source, ": num_hidden_layers ", num_layers, " is more than the ", kMaxLayers, " any real model has");
+}
 
 void validate_model_config(const ModelConfig& c, const std::string& source) {
     auto positive = [&](int v, const char* field) {
@@ -11,10 +20,13 @@ void validate_model_config(const ModelConfig& c, const std::string& source) {
     positive(c.vocab_size, "vocab_size");
     positive(c.hidden_size, "hidden_size");
     positive(c.intermediate_size, "intermediate_size");
-    positive(c.num_layers, "num_hidden_layers");
+    validate_layer_count(c.num_layers, source);
     positive(c.num_heads, "num_attention_heads");
     positive(c.num_kv_heads, "num_key_value_heads");
     positive(c.head_dim, "head_dim");
+    // q_dim() and kv_dim() are ints: a hostile description must not overflow them.
+    if (static_cast<long long>(std::max(c.num_heads, c.num_kv_heads)) * c.head_dim > std::numeric_limits<int>::max())
+        fail(source, ": num_attention_heads (", c.num_heads, ") x head_dim (", c.head_dim, ") is too large");
     if (c.num_heads % c.num_kv_heads != 0)
         fail(source, ": num_attention_heads (", c.num_heads, ") is not a multiple of num_key_value_heads (",
              c.num_kv_heads, ")");
@@ -33,8 +45,9 @@ LinearShape linear_module_shape(const ModelConfig& c, const std::string& module)
     if (module == "o_proj") return {c.hidden_size, c.q_dim()};
     if (module == "gate_proj" || module == "up_proj") return {c.intermediate_size, c.hidden_size};
     if (module == "down_proj") return {c.hidden_size, c.intermediate_size};
-    fail("unknown linear module '", module, "' (expected one of q_proj, k_proj, v_proj, o_proj, gate_proj, "
+    fail("unknown linear module '", module,
+         "' (expected one of q_proj, k_proj, v_proj, o_proj, gate_proj, "
          "up_proj, down_proj)");
 }
 
-} // namespace lw
+}  // namespace lw

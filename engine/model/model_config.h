@@ -48,13 +48,19 @@ struct ModelConfig {
     int kv_dim() const { return num_kv_heads * head_dim; }
 };
 
+// More layers than any real model has (the largest have ~130): a hostile file must not
+// make loaders look for an unbounded number of tensors.
+inline constexpr int kMaxLayers = 1024;
+// Throws lw::Error naming `source` unless 0 < num_layers <= kMaxLayers.
+void validate_layer_count(int num_layers, const std::string& source);
+
 // Throws lw::Error, naming `source` and the field, when the description is not
-// self-consistent (heads not dividing, zero sizes, ...).
+// self-consistent (heads not dividing, zero sizes, sizes that overflow, ...).
 void validate_model_config(const ModelConfig& c, const std::string& source);
 
 // The LoRA-targetable linear modules of a decoder layer, in HF naming.
 inline const std::vector<std::string>& linear_module_names() {
-    static const std::vector<std::string> names{"q_proj", "k_proj", "v_proj", "o_proj",
+    static const std::vector<std::string> names{"q_proj",    "k_proj",  "v_proj",   "o_proj",
                                                 "gate_proj", "up_proj", "down_proj"};
     return names;
 }
@@ -67,4 +73,4 @@ struct LinearShape {
 // Shape of a decoder layer's linear module ("q_proj", ...); throws for unknown names.
 LinearShape linear_module_shape(const ModelConfig& c, const std::string& module);
 
-} // namespace lw
+}  // namespace lw
