@@ -8,6 +8,6 @@ cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 gguf=$(scripts/fetch-default-model.sh)
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)" --target lora-inspect
 exec build/app/inspect/lora-inspect "$gguf" --chat "What is a LoRA adapter?" "$@"
