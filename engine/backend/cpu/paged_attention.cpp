@@ -12,7 +12,11 @@
 namespace lw {
 
 PagedKv::PagedKv(const KvLayout& layout, const KvBlockTable& table, const CpuBackend& backend)
-    : layout_(&layout), table_(&table), backend_(&backend) {
+    : layout_(&layout),
+      table_(&table),
+      backend_(&backend),
+      token_bytes_(layout.token_bytes()),
+      v_offset_(layout.v_offset()) {
     if (layout.dtype != DType::F32) fail("cpu attention: KV cache in ", dtype_name(layout.dtype), ", expected F32");
 }
 
@@ -21,7 +25,7 @@ float* PagedKv::row(int layer, int position, std::size_t v_offset) const {
     const auto slot = static_cast<std::size_t>(position % layout_->block_tokens);
     const PageId page =
         table_->pages[block * static_cast<std::size_t>(layout_->num_layers) + static_cast<std::size_t>(layer)];
-    return reinterpret_cast<float*>(backend_->page_data(page) + v_offset + slot * layout_->token_bytes());
+    return reinterpret_cast<float*>(backend_->page_data(page) + v_offset + slot * token_bytes_);
 }
 
 void write_kv(std::span<const AttentionToken> tokens, int layer, const float* k, const float* v, int kv_dim) {

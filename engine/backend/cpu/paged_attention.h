@@ -19,7 +19,7 @@ public:
     PagedKv(const KvLayout& layout, const KvBlockTable& table, const CpuBackend& backend);
 
     float* key(int layer, int position) const { return row(layer, position, 0); }
-    float* value(int layer, int position) const { return row(layer, position, layout_->v_offset()); }
+    float* value(int layer, int position) const { return row(layer, position, v_offset_); }
 
 private:
     float* row(int layer, int position, std::size_t v_offset) const;
@@ -27,6 +27,8 @@ private:
     const KvLayout* layout_;
     const KvBlockTable* table_;
     const CpuBackend* backend_;
+    std::size_t token_bytes_;  // from the layout, computed once: row() runs per position
+    std::size_t v_offset_;
 };
 
 struct AttentionShape {
