@@ -283,8 +283,8 @@ void AdapterManager::evict_from_pool(Entry& e) {
 bool AdapterManager::start_load(const std::string& name, Entry& e, bool may_evict_pooled) {
     const bool host_full = count_hosted() + count_loading() >= static_cast<std::size_t>(options_.max_cpu_loras);
     if (host_full && !free_host_slot(may_evict_pooled)) return false;
-    e.loading = true;
     loader_.submit(AdapterLoadJob{e.id, name, e.path, e.base, options_.max_lora_rank});
+    e.loading = true;
     return true;
 }
 
