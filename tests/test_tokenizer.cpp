@@ -20,7 +20,8 @@ namespace {
 using nlohmann::json;
 
 const char* const kJsonModels[] = {
-    "llama2", "llama3", "qwen2", "gpt2", "smollm2", "mistral_v3", "features_metaspace", "features_split"};
+    "llama2",         "llama3",          "qwen2", "gpt2", "smollm2", "mistral_v3", "features_metaspace",
+    "features_split", "features_prepend"};
 const char* const kGgufModels[] = {"llama2", "llama3", "qwen2", "gpt2", "smollm2"};
 
 std::string fixture(const std::string& model, const std::string& file) {

@@ -34,7 +34,8 @@ void Tokenizer::Impl::finish(std::vector<AddedToken> added_tokens) {
         present[id] = 1;
     }
     for (const AddedToken& t : added_tokens) {
-        id_to_token[t.id] = t.content;
+        // HF gives a normalized added token back as its normalized text (decode sees that too).
+        id_to_token[t.id] = t.normalized && !normalizer.empty() ? normalizer.apply(t.content) : t.content;
         present[t.id] = 1;
         special[t.id] = t.special;
     }
