@@ -251,6 +251,10 @@ private slots:
         QCOMPARE(QString::fromStdString(render(
                      "{{ 'a\nb'|indent(2) }}|{{ 'a\n\nb'|indent(2, true) }}|{{ 'a\n\nb'|indent(2, blank=true) }}")),
                  QString("a\n  b|  a\n\n  b|a\n  \n  b"));
+        // safe marks Markup: '+' then HTML-escapes the plain side, as markupsafe does; '~' does not.
+        QCOMPARE(QString::fromStdString(
+                     render("{{ '<b>'|safe + '\"&' }}|{{ '\"'|safe ~ '<' }}|{{ '<'|e }}|{{ 'a'|safe * 2 + '<' }}")),
+                 QString("<b>&#34;&amp;|\"<|&lt;|aa&lt;"));
         // select/map skip falsy inputs, as jinja2 does; other filters reject them.
         QCOMPARE(QString::fromStdString(render("{{ none|selectattr('type')|list }}{{ none|map('upper')|list }}")),
                  QString("[][]"));
@@ -324,6 +328,12 @@ private slots:
         LW_EXPECT_ERROR(parse("{% include 'x' %}"), "bad.jinja:1:4", "unsupported tag 'include'");
         LW_EXPECT_ERROR(parse("{{ x | nope }}"), "bad.jinja:1:8", "unknown filter 'nope'");
         LW_EXPECT_ERROR(parse("{{ x is nope }}"), "bad.jinja:1:9", "unknown test 'nope'");
+        LW_EXPECT_ERROR(parse("{% if a %}{% for b in c %}{{ b|nope }}{% endfor %}{% endif %}"),
+                        "unknown filter 'nope'");
+        // Inside if blocks and conditional expressions jinja2 only fails when the filter runs.
+        QCOMPARE(QString::fromStdString(render("{% if false %}{{ x|nope }}{% endif %}{{ x|nope if false }}")),
+                 QString(""));
+        LW_EXPECT_ERROR(render("{% if true %}\n{{ x is nope }}{% endif %}"), "test.jinja:2:", "no test named 'nope'");
         LW_EXPECT_ERROR(parse("{{ x"), "bad.jinja:1:1", "expected '}}'");
         LW_EXPECT_ERROR(parse("{{ 'abc }}"), "bad.jinja:1:4", "unterminated string");
         LW_EXPECT_ERROR(parse("{# never closed"), "bad.jinja:1:1", "missing end of comment");

@@ -373,6 +373,8 @@ const std::map<std::string_view, FilterFn>& filters() {
              });
              return Value::list(std::move(pairs));
          }},
+        {"escape",
+         [](const Value& v, const CallArgs&) { return v.is_markup() ? v : Value::markup(html_escape(v.str())); }},
         {"first",
          [](const Value& v, const CallArgs&) {
              const List items = iterate(v);
@@ -420,7 +422,7 @@ const std::map<std::string_view, FilterFn>& filters() {
              return Value::list(std::move(items));
          }},
         {"round", round_filter},
-        {"safe", [](const Value& v, const CallArgs&) { return v; }},
+        {"safe", [](const Value& v, const CallArgs&) { return Value::markup(v.str()); }},
         {"select", [](const Value& v, const CallArgs& a) { return select(v, a, false, true); }},
         {"selectattr", [](const Value& v, const CallArgs& a) { return select(v, a, true, true); }},
         {"sort", sort_filter},
@@ -448,7 +450,7 @@ const std::map<std::string_view, FilterFn>& filters() {
 }
 
 const std::map<std::string_view, std::string_view>& filter_aliases() {
-    static const std::map<std::string_view, std::string_view> aliases = {{"d", "default"}};
+    static const std::map<std::string_view, std::string_view> aliases = {{"d", "default"}, {"e", "escape"}};
     return aliases;
 }
 

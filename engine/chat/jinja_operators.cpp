@@ -31,7 +31,7 @@ Value repeat(const Value& seq, std::int64_t times) {
         std::string out;
         out.reserve(s.size() * n);
         for (std::uint64_t i = 0; i < n; ++i) out += s;
-        return Value(std::move(out));
+        return seq.is_markup() ? Value::markup(std::move(out)) : Value(std::move(out));
     }
     const auto& items = seq.as_list();
     if (!items.empty() && n > kMaxListItems / items.size())
@@ -115,7 +115,10 @@ Value binary_op(const std::string& op, const Value& a, const Value& b) {
     if (op == "+") {
         if (a.is_string() && b.is_string()) {
             check_string_size(a.as_string().size() + b.as_string().size());
-            return Value(a.as_string() + b.as_string());
+            if (!a.is_markup() && !b.is_markup()) return Value(a.as_string() + b.as_string());
+            // Markup + str escapes the plain side, as markupsafe does.
+            const auto side = [](const Value& v) { return v.is_markup() ? v.as_string() : html_escape(v.as_string()); };
+            return Value::markup(side(a) + side(b));
         }
         if (a.is_sequence() && a.kind() == b.kind()) {
             if (a.as_list().size() + b.as_list().size() > kMaxListItems)

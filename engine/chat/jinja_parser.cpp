@@ -631,7 +631,6 @@ private:
         advance();
         auto e = make(Expr::Kind::Filter, cur().offset);
         e->name = expect_name("a filter name after '|'");
-        if (!is_filter(e->name)) error(e->offset, cat("unknown filter '", e->name, "'"));
         e->args.push_back(std::move(node));
         if (is_op("(")) parse_call_args(*e);
         return e;
@@ -643,7 +642,6 @@ private:
         const bool negated = skip_name("not");
         auto e = make(Expr::Kind::Test, cur().offset);
         e->name = expect_name("a test name after 'is'");
-        if (!is_test(e->name)) error(e->offset, cat("unknown test '", e->name, "'"));
         e->args.push_back(std::move(node));
         const auto k = cur().kind;
         if (is_op("(")) {
@@ -667,10 +665,67 @@ private:
     int loop_depth_ = 0;
 };
 
+// jinja2 rejects unknown filters and tests when it compiles a template, except inside
+// if blocks and conditional expressions ("soft" frames), where it waits until they run.
+class NameChecker {
+public:
+    explicit NameChecker(const Source& source) : src_(source) {}
+
+    void body(const Body& b, bool soft) {
+        for (const auto& s : b) stmt(*s, soft);
+    }
+
+private:
+    void stmt(const Stmt& s, bool soft) {
+        switch (s.kind) {
+            case Stmt::Kind::If:
+                for (const auto& [condition, branch] : s.branches) {
+                    expr(condition.get(), true);
+                    body(branch, true);
+                }
+                body(s.else_body, true);
+                return;
+            case Stmt::Kind::For:
+                expr(s.expr.get(), soft);
+                expr(s.condition.get(), false);
+                body(s.body, false);
+                body(s.else_body, false);
+                return;
+            case Stmt::Kind::Macro:
+                for (const auto& [name, fallback] : s.params) expr(fallback.get(), false);
+                body(s.body, false);
+                return;
+            case Stmt::Kind::SetBlock:
+                body(s.body, false);
+                return;
+            case Stmt::Kind::Generation:
+                body(s.body, soft);
+                return;
+            default:
+                expr(s.expr.get(), soft);
+        }
+    }
+
+    void expr(const Expr* e, bool soft) {
+        if (!e) return;
+        if (e->kind == Expr::Kind::Condition) soft = true;
+        if (!soft && e->kind == Expr::Kind::Filter && !is_filter(e->name))
+            fail(src_.where(e->offset), ": unknown filter '", e->name, "'");
+        if (!soft && e->kind == Expr::Kind::Test && !is_test(e->name))
+            fail(src_.where(e->offset), ": unknown test '", e->name, "'");
+        for (const auto& a : e->args) expr(a.get(), soft);
+        for (const auto& [k, v] : e->kwargs) expr(v.get(), soft);
+    }
+
+    const Source& src_;
+};
+
 }  // namespace
 
 Body parse(const Source& source) {
-    return Parser(source, tokenize(source)).parse_template();
+    Body body = Parser(source, tokenize(source)).parse_template();
+    NameChecker(source).body(body, false);
+    return body;
 }
 
 }  // namespace lw::jinja

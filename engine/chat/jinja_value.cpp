@@ -55,6 +55,39 @@ Value::Value(std::int64_t i) : kind_(Kind::Int), data_(i) {}
 Value::Value(double f) : kind_(Kind::Float), data_(f) {}
 Value::Value(std::string s) : kind_(Kind::String), data_(std::move(s)) {}
 
+Value Value::markup(std::string s) {
+    Value v(std::move(s));
+    v.markup_ = true;
+    return v;
+}
+
+std::string html_escape(std::string_view s) {
+    std::string out;
+    for (char c : s) {
+        switch (c) {
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&#34;";
+                break;
+            case '\'':
+                out += "&#39;";
+                break;
+            default:
+                out += c;
+        }
+    }
+    check_string_size(out.size());
+    return out;
+}
+
 Value Value::list(List items) {
     Value v;
     v.kind_ = Kind::List;

@@ -59,11 +59,14 @@ public:
     static Value dict(Dict d);
     static Value namespace_of(Dict d);
     static Value function(FunctionPtr f);
+    // A string marked safe (jinja2's Markup): `+` HTML-escapes plain strings joined to it.
+    static Value markup(std::string s);
 
     Kind kind() const { return kind_; }
     bool is_undefined() const { return kind_ == Kind::Undefined; }
     bool is_none() const { return kind_ == Kind::None; }
     bool is_string() const { return kind_ == Kind::String; }
+    bool is_markup() const { return markup_; }
     bool is_number() const { return kind_ == Kind::Int || kind_ == Kind::Float || kind_ == Kind::Bool; }
     bool is_sequence() const { return kind_ == Kind::List || kind_ == Kind::Tuple; }
     bool is_mapping() const { return kind_ == Kind::Dict || kind_ == Kind::Namespace; }
@@ -100,6 +103,7 @@ public:
 private:
     Kind kind_ = Kind::Undefined;
     int depth_ = 0;
+    bool markup_ = false;
     std::variant<std::monostate, bool, std::int64_t, double, std::string, ListPtr, DictPtr, FunctionPtr> data_ =
         std::string();
 };
@@ -133,6 +137,8 @@ struct Function {
 
 // Python float repr: 1.0, 0.0001, 1e-05, 1e+16, inf, nan.
 std::string python_float_repr(double d);
+// markupsafe.escape(): & < > " ' as HTML entities.
+std::string html_escape(std::string_view s);
 // Python repr of a str: 'it', "it's", with \n, \t, \\ and control characters escaped.
 std::string python_string_repr(std::string_view s);
 
