@@ -14,6 +14,7 @@
 #include <ctime>
 #include <map>
 #include <memory>
+#include <thread>
 
 namespace {
 
@@ -235,6 +236,23 @@ private slots:
         QVERIFY2(seconds < 2.0, qPrintable(QString("took %1 s").arg(seconds)));
         const std::string spaces(100000, ' ');
         QCOMPARE(tok.decode(tok.encode(spaces + "x" + spaces, false)), spaces + "x" + spaces);
+    }
+
+    void encodesFromManyThreads() {
+        // One tokenizer serves every request thread; its piece cache is shared.
+        const auto& tok = json_tokenizer("qwen2");
+        const json cases = expectations("qwen2");
+        std::vector<std::thread> threads;
+        std::vector<int> failures(4, 0);
+        for (int t = 0; t < 4; ++t)
+            threads.emplace_back([&, t] {
+                for (int round = 0; round < 5; ++round)
+                    for (const json& c : cases)
+                        if (tok.encode(c["text"].get<std::string>(), false) != c["ids"].get<std::vector<lw::TokenId>>())
+                            ++failures[t];
+            });
+        for (auto& th : threads) th.join();
+        QCOMPARE(failures, std::vector<int>(4, 0));
     }
 
     void invalidUtf8IsAnError() {
