@@ -324,8 +324,9 @@ std::string Engine::load_base(const std::filesystem::path& path) {
     auto model = std::make_shared<LoadedModel>(load_model(path));  // the slow part, off the lock
     std::lock_guard lock(impl_->mutex);
     model->name = impl_->unique_name(model->name);
+    std::string name = model->name;
     impl_->bases.push_back(
-        std::make_unique<BaseModel>(make_base_model(model->name, std::move(model), *impl_->backend, impl_->pool)));
+        std::make_unique<BaseModel>(make_base_model(name, std::move(model), *impl_->backend, impl_->pool)));
     return impl_->bases.back()->name;
 }
 
