@@ -297,6 +297,12 @@ private slots:
         QCOMPARE(QString::fromUtf8(
                      render("{{ '\xc3\x80\xc3\x89 stra\xc3\x9f\x65 \xd0\xbf\xd1\x80\xd0\xb8'|upper }}").c_str()),
                  QString::fromUtf8("\xc3\x80\xc3\x89 STRASSE \xd0\x9f\xd0\xa0\xd0\x98"));
+        QCOMPARE(QString::fromStdString(
+                     render("{{ '<{}|{}|{n}|{{}}>'.format('a', 2.0, n=none) }}{{ '{1}{0}{1}'.format('a', 2) }}")),
+                 QString("<a|2.0|None|{}>2a2"));
+        LW_EXPECT_ERROR(render("{{ '{1}{}'.format(1, 2) }}"), "cannot mix automatic and manual field numbering");
+        LW_EXPECT_ERROR(render("{{ '{:>4}'.format(1) }}"), "format field '{:>4}' is not supported");
+        LW_EXPECT_ERROR(render("{{ '{} {}'.format(1) }}"), "format field '{}' has no matching argument");
         LW_EXPECT_ERROR(render("{{ 'x'.nope() }}"), "test.jinja:1:", "'str object' has no attribute 'nope'");
         LW_EXPECT_ERROR(render("{{ [].append(1) }}"), "'list object' has no attribute 'append'");
     }

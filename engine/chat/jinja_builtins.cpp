@@ -559,6 +559,49 @@ bool affix_matches(const std::string& s, const Value& affix, bool prefix) {
     return one(affix);
 }
 
+// str.format() with "{}", "{0}" and "{name}" fields and "{{"/"}}" escapes; format specs
+// and conversions are refused.
+std::string python_format(const std::string& s, const CallArgs& a) {
+    std::string out;
+    std::int64_t next_auto = 0;
+    bool manual = false;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const char c = s[i];
+        if ((c == '{' || c == '}') && i + 1 < s.size() && s[i + 1] == c) {
+            out += c;
+            ++i;
+            continue;
+        }
+        if (c == '}') runtime_error("single '}' encountered in format string");
+        if (c != '{') {
+            out += c;
+            continue;
+        }
+        const auto close = s.find('}', i);
+        if (close == std::string::npos) runtime_error("single '{' encountered in format string");
+        const std::string field = s.substr(i + 1, close - i - 1);
+        if (field.find_first_of(":!.[{") != std::string::npos)
+            runtime_error(cat("format field '{", field, "}' is not supported (only {}, {0} and {name})"));
+        Value v;
+        if (field.empty() || std::isdigit(static_cast<unsigned char>(field[0]))) {
+            if ((field.empty() && manual) || (!field.empty() && next_auto > 0))
+                runtime_error("cannot mix automatic and manual field numbering in format string");
+            manual = manual || !field.empty();
+            const auto index = field.empty() ? std::optional<std::int64_t>(next_auto++) : parse_int(field, 10);
+            if (!index || *index < 0 || static_cast<std::size_t>(*index) >= a.positional.size())
+                runtime_error(cat("format field '{", field, "}' has no matching argument"));
+            v = a.positional[static_cast<std::size_t>(*index)];
+        } else {
+            v = a.get(a.positional.size(), field);
+            if (v.is_undefined()) runtime_error(cat("format field '{", field, "}' has no matching argument"));
+        }
+        out += v.str();
+        check_string_size(out.size());
+        i = close;
+    }
+    return out;
+}
+
 Value string_method(const std::string& s, const std::string& name, const CallArgs& a) {
     const auto side = name == "lstrip" ? StripSide::Left : name == "rstrip" ? StripSide::Right : StripSide::Both;
     if (name == "strip" || name == "lstrip" || name == "rstrip") {
@@ -577,6 +620,7 @@ Value string_method(const std::string& s, const std::string& name, const CallArg
         a.check(name, 1, {});
         return Value(affix_matches(s, a.get(0, ""), name == "startswith"));
     }
+    if (name == "format") return Value(python_format(s, a));
     if (name == "upper") return Value(to_upper(s));
     if (name == "lower") return Value(to_lower(s));
     if (name == "title") return Value(python_title(s));
@@ -682,7 +726,7 @@ bool apply_test(const std::string& name, const Value& value, const CallArgs& arg
 Value bound_method(const Value& obj, const std::string& name) {
     static const std::string_view string_methods[] = {"strip",    "lstrip", "rstrip", "split", "startswith",
                                                       "endswith", "upper",  "lower",  "title", "capitalize",
-                                                      "replace",  "find",   "count",  "join"};
+                                                      "replace",  "find",   "count",  "join",  "format"};
     static const std::string_view dict_methods[] = {"get", "items", "keys", "values"};
     if (obj.is_string()) {
         if (std::find(std::begin(string_methods), std::end(string_methods), name) == std::end(string_methods))
