@@ -202,6 +202,20 @@ private slots:
         QCOMPARE(describe(s.schedule()), std::string("3:4+1* 1:0+4*"));
     }
 
+    void prefetchesAdaptersForTheFirstWaitingOnly() {
+        FakeMemory memory(100);
+        lw::Scheduler s({8, 64}, memory);
+        std::vector<std::unique_ptr<lw::Sequence>> seqs;
+        for (int i = 0; i < 6; ++i) {
+            const std::string name = "a" + std::to_string(i);
+            memory.adapters[name] = lw::AdapterAdmission::Wait;
+            seqs.push_back(sequence(lw::RequestId(i + 1), 4, name));
+            s.add(*seqs.back());
+        }
+        QVERIFY(s.schedule().chunks.empty());
+        QCOMPARE(memory.prefetches, (std::map<std::string, int>{{"a0", 1}, {"a1", 1}, {"a2", 1}, {"a3", 1}}));
+    }
+
     void failsWhatThePoolCanNeverHold() {
         FakeMemory memory(1);
         lw::Scheduler s({8, 64}, memory);

@@ -6,6 +6,14 @@
 
 namespace lw {
 
+namespace {
+
+// Waiting sequences whose adapters are prefetched: host RAM holds only max_cpu_loras
+// adapters, so reading ahead further would push out copies that sooner requests need.
+constexpr std::size_t kPrefetchAhead = 4;
+
+}  // namespace
+
 std::size_t SchedulerOutput::tokens() const {
     std::size_t n = 0;
     for (const ScheduledChunk& c : chunks) n += c.count;
@@ -36,7 +44,7 @@ SchedulerOutput Scheduler::schedule() {
     schedule_running(false, out, budget);
     // A step that had to preempt admits nobody: the pool is already short.
     if (out.preempted.empty()) admit_waiting(out, budget);
-    for (Sequence* seq : waiting_) memory_.prefetch_adapter(*seq);
+    for (std::size_t i = 0; i < std::min(waiting_.size(), kPrefetchAhead); ++i) memory_.prefetch_adapter(*waiting_[i]);
     return out;
 }
 

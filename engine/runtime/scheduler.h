@@ -24,7 +24,7 @@ public:
     // Pins the sequence's adapter (Ready for the bare base); Wait while it loads or the
     // pool has no room for it; Failed sets `error`.
     virtual AdapterAdmission acquire_adapter(Sequence& seq, std::string& error) = 0;
-    // Starts loading the adapter of a sequence that will wait a while.
+    // Starts loading the adapter of one of the first waiting sequences, for a later step.
     virtual void prefetch_adapter(Sequence& seq) = 0;
     // KV pages for `tokens` positions of `seq`, all or nothing (freeing idle adapter
     // pages first if that helps).
