@@ -227,6 +227,8 @@ private slots:
         std::size_t prompt_tokens = 0, decode_tokens = 0;
         for (const auto& r : requests) prompt_tokens += r.prompt.size();
         QCOMPARE(m.prompt_tokens, std::uint64_t(prompt_tokens));
+        for (const lw::PageOwner& owner : m.pages)  // the page map names every adapter page's owner
+            if (owner.use == lw::PageUse::Adapter) QVERIFY(m.adapter_names.contains(owner.id));
         std::map<std::string, std::size_t> by_model;
         for (const lw::StepRecord& s : m.steps) {
             decode_tokens += s.decode_tokens;
@@ -310,6 +312,7 @@ private slots:
         QCOMPARE(m.waiting, std::size_t(3));
         QCOMPARE(m.kv_models.size(), std::size_t(4));
         QVERIFY(m.pages_kv > 0);
+        LW_EXPECT_ERROR(engine.unregister_adapter("layers_subset"), "'layers_subset'", "in use");  // queued for it
         engine.cancel(running);
         for (lw::RequestId id : queued) engine.cancel(id);
         engine.cancel(9999);  // unknown: ignored

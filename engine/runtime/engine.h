@@ -41,11 +41,12 @@ public:
     std::string load_base(const std::filesystem::path& path);
     // Registers a PEFT adapter for a loaded base; throws lw::Error naming the adapter.
     void register_adapter(const std::string& name, const std::filesystem::path& path, const std::string& base);
-    // Removes an adapter; throws lw::Error while requests use it.
+    // Removes an adapter; throws lw::Error while requests (running or queued) use it.
     void unregister_adapter(const std::string& name);
 
     // Queues a request; events arrive through `on_event` on the step thread, the last
     // one always Finished. Throws RequestError for an unknown model or bad parameters.
+    // Callbacks run with no engine lock held: they may call submit, cancel or metrics.
     RequestId submit(GenerationRequest request, EventCallback on_event);
     // Stops a request (queued or running); its pages are freed and it finishes with
     // FinishReason::Cancelled. Unknown or finished ids are ignored.
