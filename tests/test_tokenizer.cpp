@@ -177,6 +177,17 @@ private slots:
         QVERIFY(gguf_tokenizer("llama2").is_byte_token(3 + 0x41));  // <0x41>
     }
 
+    void bosAndEosCanBeSet() {
+        // tokenizer.json does not say which tokens are BOS/EOS; tokenizer_config.json does.
+        auto tok = lw::Tokenizer::from_json_text(tokenizer_json("smollm2"), "smollm2.json");
+        QCOMPARE(tok.eos_id(), std::optional<lw::TokenId>(0));  // <|endoftext|> by its usual name
+        QVERIFY(!tok.bos_id());
+        tok.set_bos_eos(1, 2);
+        QCOMPARE(tok.bos_id(), std::optional<lw::TokenId>(1));
+        QCOMPARE(tok.eos_id(), std::optional<lw::TokenId>(2));
+        LW_EXPECT_ERROR(tok.set_bos_eos(99999999, std::nullopt), "smollm2.json", "99999999", "not a token");
+    }
+
     void streamingNeverSplitsCharacters() {
         // Llama-2 spells these in <0xNN> byte tokens; the stream must hold them until whole.
         const auto& tok = json_tokenizer("llama2");
