@@ -68,10 +68,21 @@ struct Engine::Impl final : SchedulerMemory {
     std::string unique_name(const std::string& wanted) const;
     bool name_taken(const std::string& name) const;
 
+    // One base's share of a step: prepared under `mutex`, run under `device_mutex` alone.
+    struct BaseBatch {
+        BaseModel* base = nullptr;
+        std::vector<ScheduledChunk> chunks;
+        StepBatch batch;
+        std::vector<Sequence*> sampling;  // the sequences whose logits come back, in order
+        std::vector<float> logits;
+        std::string error;  // why the forward pass failed
+    };
+
     void run();
-    bool step(Events& events);
-    void run_base(BaseModel& base, const std::vector<ScheduledChunk>& chunks, StepRecord& record,
-                  std::size_t& generated, Events& events);
+    bool step(std::unique_lock<std::mutex>& lock, Events& events);
+    BaseBatch prepare(BaseModel& base, std::vector<ScheduledChunk> chunks, StepRecord& record);
+    void forward(BaseBatch& b);
+    void complete(BaseBatch& b, std::size_t& generated, Events& events);
     void finish(Sequence& seq, FinishReason reason, std::string error, Events& events);
     static void deliver(Events& events);
 
@@ -98,6 +109,9 @@ struct Engine::Impl final : SchedulerMemory {
     std::uint64_t preemptions = 0;
     std::array<std::uint64_t, 4> finished{};
 
+    // `mutex` guards everything above and below; `device_mutex` the backend while a
+    // forward pass or a model load uses it. Take device_mutex first when both are needed.
+    std::mutex device_mutex;
     mutable std::mutex mutex;
     std::condition_variable wake;
     bool news = false;  // submissions, cancellations or stop since the step loop last looked
@@ -203,7 +217,7 @@ void Engine::Impl::run() {
         Events events;
         bool ran = false;
         try {
-            ran = step(events);
+            ran = step(lock, events);
         } catch (const std::exception& e) {
             // A broken invariant, not a bad request: fail what runs rather than the process.
             while (!sequences.empty())
@@ -216,7 +230,7 @@ void Engine::Impl::run() {
     }
 }
 
-bool Engine::Impl::step(Events& events) {
+bool Engine::Impl::step(std::unique_lock<std::mutex>& lock, Events& events) {
     const auto start = Clock::now();
     for (RequestId id : std::exchange(cancels, {}))
         if (const auto it = sequences.find(id); it != sequences.end())
@@ -229,13 +243,24 @@ bool Engine::Impl::step(Events& events) {
     if (out.chunks.empty()) return false;
 
     StepRecord record;
-    std::size_t generated = 0;
+    std::vector<BaseBatch> batches;
     for (std::size_t b = 0; b < bases.size(); ++b) {
         std::vector<ScheduledChunk> chunks;
         for (const ScheduledChunk& c : out.chunks)
             if (c.seq->base() == b) chunks.push_back(c);
-        if (!chunks.empty()) run_base(*bases[b], chunks, record, generated, events);
+        if (!chunks.empty()) batches.push_back(prepare(*bases[b], std::move(chunks), record));
     }
+    // Only this thread finishes sequences or changes their caches, so what the batches
+    // point to stays put while submit, cancel and metrics go on.
+    lock.unlock();
+    {
+        std::lock_guard device(device_mutex);
+        for (BaseBatch& b : batches) forward(b);
+    }
+    lock.lock();
+    std::size_t generated = 0;
+    for (BaseBatch& b : batches) complete(b, generated, events);
+
     const auto end = Clock::now();
     record.seconds = seconds_between(start, end);
     record.sequences = out.chunks.size();
@@ -243,39 +268,47 @@ bool Engine::Impl::step(Events& events) {
     return true;
 }
 
-void Engine::Impl::run_base(BaseModel& base, const std::vector<ScheduledChunk>& chunks, StepRecord& record,
-                            std::size_t& generated, Events& events) {
-    StepBatch batch;
-    std::vector<Sequence*> sampling;
+Engine::Impl::BaseBatch Engine::Impl::prepare(BaseModel& base, std::vector<ScheduledChunk> chunks, StepRecord& record) {
+    BaseBatch b;
+    b.base = &base;
     for (const ScheduledChunk& c : chunks) {
         Sequence& seq = *c.seq;
-        batch.sequences.push_back({std::span(seq.tokens()).subspan(c.start, c.count), static_cast<int>(c.start),
-                                   &base.kv->table(seq.id()), seq.pooled, c.wants_logits});
-        if (c.wants_logits) sampling.push_back(&seq);
+        b.batch.sequences.push_back({std::span(seq.tokens()).subspan(c.start, c.count), static_cast<int>(c.start),
+                                     &base.kv->table(seq.id()), seq.pooled, c.wants_logits});
+        if (c.wants_logits) b.sampling.push_back(&seq);
         const bool decode = c.count == 1 && c.start >= seq.prompt_size();
         (decode ? record.decode_tokens : record.prefill_tokens) += c.count;
         record.tokens_by_model[seq.request().model] += c.count;
     }
-    const auto vocab = static_cast<std::size_t>(base.model->config.vocab_size);
-    std::vector<float> logits(sampling.size() * vocab);
+    b.chunks = std::move(chunks);
+    b.logits.resize(b.sampling.size() * static_cast<std::size_t>(base.model->config.vocab_size));
+    return b;
+}
+
+void Engine::Impl::forward(BaseBatch& b) {
     try {
-        base.runner->forward(batch, logits);
+        b.base->runner->forward(b.batch, b.logits);
     } catch (const std::exception& e) {
-        for (const ScheduledChunk& c : chunks)
-            finish(*c.seq, FinishReason::Error, cat("the forward pass of ", base.name, " failed: ", e.what()), events);
+        b.error = cat("the forward pass of ", b.base->name, " failed: ", e.what());
+    }
+}
+
+void Engine::Impl::complete(BaseBatch& b, std::size_t& generated, Events& events) {
+    if (!b.error.empty()) {
+        for (const ScheduledChunk& c : b.chunks) finish(*c.seq, FinishReason::Error, b.error, events);
         return;
     }
-    for (const ScheduledChunk& c : chunks) c.seq->advance(c.count);
-
+    for (const ScheduledChunk& c : b.chunks) c.seq->advance(c.count);
+    const auto vocab = static_cast<std::size_t>(b.base->model->config.vocab_size);
     const auto now = Clock::now();
-    for (std::size_t k = 0; k < sampling.size(); ++k) {
-        Sequence& seq = *sampling[k];
+    for (std::size_t k = 0; k < b.sampling.size(); ++k) {
+        Sequence& seq = *b.sampling[k];
         const auto previous = seq.last_token_at;
         if (seq.generated() == 0) prompt_tokens += seq.prompt_size();
         std::optional<FinishReason> reason;
         GenerationEvent event;
         try {
-            event = seq.sample(std::span(logits).subspan(k * vocab, vocab), reason);
+            event = seq.sample(std::span(b.logits).subspan(k * vocab, vocab), reason);
         } catch (const std::exception& e) {
             finish(seq, FinishReason::Error, cat("sampling failed: ", e.what()), events);
             continue;
@@ -322,6 +355,7 @@ Engine::~Engine() {
 
 std::string Engine::load_base(const std::filesystem::path& path) {
     auto model = std::make_shared<LoadedModel>(load_model(path));  // the slow part, off the lock
+    std::lock_guard device(impl_->device_mutex);
     std::lock_guard lock(impl_->mutex);
     model->name = impl_->unique_name(model->name);
     std::string name = model->name;
