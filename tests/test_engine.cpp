@@ -472,6 +472,21 @@ private slots:
         expect_pool_clean(engine);
     }
 
+    void aRequestThatOutgrowsThePoolAloneFinishesWithAnError() {
+        // 9 pages hold 12 positions of tiny_llama (4 per block, 3 layers); the prompt fits.
+        lw::Engine engine(config(9));
+        QCOMPARE(engine.load_base(lw::test::data_path("models/tiny_llama")), std::string("tiny_llama"));
+        Collector events;
+        const lw::RequestId id =
+            engine.submit(greedy("tiny_llama", read_fixture("tiny_llama")[0].prompt, 100), events.callback());
+        QVERIFY(events.wait_finished(1));
+        const Outcome o = events.get(id);
+        QCOMPARE(o.reason, lw::FinishReason::Error);
+        QVERIFY2(o.error.find("cannot hold") != std::string::npos, o.error.c_str());
+        QCOMPARE(o.completion_tokens, 6);  // 7 + 6 tokens: the 13th position has no page
+        expect_pool_clean(engine);
+    }
+
     void stopStringsEndTheTextBeforeThem() {
         const char* gguf = std::getenv("LW_SMOLLM2_GGUF");
         if (!gguf || !*gguf) QSKIP("LW_SMOLLM2_GGUF is not set");

@@ -230,6 +230,25 @@ private slots:
         QVERIFY(s.waiting().empty());
     }
 
+    void failsASequenceThatOutgrowsThePoolAlone() {
+        // Preempting it would only recompute it to the same point, chunk by chunk.
+        FakeMemory memory(2);
+        lw::Scheduler s({8, 4}, memory);
+        auto seq = sequence(1, 8);
+        s.add(*seq);
+        run(s.schedule());
+        auto out = s.schedule();
+        QCOMPARE(describe(out), std::string("1:4+4*"));
+        run(out);
+        out = s.schedule();  // its ninth position needs a third page
+        QVERIFY(out.chunks.empty());
+        QCOMPARE(out.failed.size(), std::size_t(1));
+        QCOMPARE(out.failed[0].seq, seq.get());
+        QVERIFY(out.failed[0].error.find("9 positions") != std::string::npos);
+        QVERIFY(s.idle());
+        QCOMPARE(memory.free, std::size_t(2));
+    }
+
     void rejectsEmptyLimits() {
         FakeMemory memory(1);
         LW_EXPECT_ERROR(lw::Scheduler({0, 8}, memory), "max_num_seqs");

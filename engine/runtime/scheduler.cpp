@@ -63,6 +63,14 @@ void Scheduler::schedule_running(bool decodes, SchedulerOutput& out, std::size_t
 
 bool Scheduler::reserve_running(Sequence& seq, std::size_t count, SchedulerOutput& out, std::size_t& budget) {
     while (!memory_.reserve_kv(seq, seq.computed() + count)) {
+        if (running_.size() == 1) {
+            // Alone and still short: recomputing would only reach this point again.
+            std::erase(running_, &seq);
+            memory_.release(seq);
+            out.failed.push_back({&seq, cat("the memory pool cannot hold the KV cache of ", seq.computed() + count,
+                                            " positions of request ", seq.id())});
+            return false;
+        }
         Sequence& victim = *running_.back();
         preempt(victim, out, budget);
         if (&victim == &seq) return false;
