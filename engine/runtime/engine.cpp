@@ -47,8 +47,7 @@ double seconds_between(Clock::time_point from, Clock::time_point to) {
 
 struct Engine::Impl final : SchedulerMemory {
     explicit Impl(EngineConfig c)
-        : config(c),
-          backend(make_backend(c)),
+        : backend(make_backend(c)),
           pool(backend->page_count(), backend->page_bytes()),
           adapters(pool, *backend, AdapterManagerOptions{c.max_loras, c.max_cpu_loras, c.max_lora_rank, 2}),
           scheduler(SchedulerConfig{c.max_num_seqs, c.max_num_batched_tokens}, *this) {}
@@ -86,7 +85,6 @@ struct Engine::Impl final : SchedulerMemory {
     void finish(Sequence& seq, FinishReason reason, std::string error, Events& events);
     static void deliver(Events& events);
 
-    EngineConfig config;
     std::unique_ptr<Backend> backend;
     PagePool pool;
     AdapterManager adapters;
@@ -332,8 +330,14 @@ void Engine::Impl::finish(Sequence& seq, FinishReason reason, std::string error,
 }
 
 void Engine::Impl::deliver(Events& events) {
-    for (auto& [callback, event] : events)
-        if (callback) callback(event);
+    for (auto& [callback, event] : events) {
+        if (!callback) continue;
+        try {
+            callback(event);
+        } catch (...) {
+            // A front end's failure to take an event must not stop the step loop for everyone.
+        }
+    }
 }
 
 Engine::Engine(EngineConfig config) : impl_(std::make_unique<Impl>(config)) {
