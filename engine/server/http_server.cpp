@@ -13,6 +13,8 @@
 #include <mutex>
 #include <set>
 
+#include <sys/socket.h>
+
 #include <httplib.h>
 
 namespace lw {
@@ -70,6 +72,7 @@ struct HttpServer::Impl {
     Engine& engine;
     HttpServerConfig config;
     httplib::Server server;
+    int listening_socket = -1;  // to widen httplib's listen backlog once bound
     std::mutex mutex;
     std::multiset<RequestId> in_flight;  // submitted by this server and not yet finished
     bool stopping = false;
@@ -369,6 +372,10 @@ void HttpServer::Impl::routes() {
     const int threads = config.threads;
     server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
     server.set_payload_max_length(config.max_body_bytes);
+    server.set_socket_options([this](socket_t sock) {
+        httplib::default_socket_options(sock);
+        listening_socket = sock;
+    });
     server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
         if (config.api_key.empty() || req.path == "/health" ||
             req.get_header_value("Authorization") == "Bearer " + config.api_key)
@@ -418,6 +425,9 @@ int HttpServer::bind(const std::string& host, int port) {
     const int bound =
         port == 0 ? impl_->server.bind_to_any_port(host) : (impl_->server.bind_to_port(host, port) ? port : -1);
     if (bound < 0) fail("cannot listen on ", host, ":", port, " (address in use or not available)");
+    // httplib listens with a backlog of 5: a burst of clients connecting at once would
+    // overflow it and see their connections dropped. Listening again widens it.
+    ::listen(impl_->listening_socket, SOMAXCONN);
     return bound;
 }
 
