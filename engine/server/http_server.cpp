@@ -12,6 +12,7 @@
 #include <ctime>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include <sys/socket.h>
 
@@ -76,6 +77,8 @@ struct HttpServer::Impl {
     std::mutex mutex;
     std::multiset<RequestId> in_flight;  // submitted by this server and not yet finished
     bool stopping = false;
+    enum class RunState { NotStarted, Starting, Ended };
+    std::atomic<RunState> run_state{RunState::NotStarted};
 
     Impl(Engine& e, HttpServerConfig c) : engine(e), config(std::move(c)) {}
 
@@ -432,7 +435,13 @@ int HttpServer::bind(const std::string& host, int port) {
 }
 
 void HttpServer::run() {
+    {
+        const std::lock_guard lock(impl_->mutex);
+        if (impl_->stopping) return;
+        impl_->run_state = Impl::RunState::Starting;
+    }
     impl_->server.listen_after_bind();
+    impl_->run_state = Impl::RunState::Ended;
 }
 
 void HttpServer::stop() {
@@ -443,6 +452,10 @@ void HttpServer::stop() {
         running.assign(impl_->in_flight.begin(), impl_->in_flight.end());
     }
     impl_->cancel(running);
+    // httplib ignores a stop() that comes before run() has started listening: wait
+    // (briefly, bounded) for that, so this stop is never lost.
+    for (int i = 0; i < 1000 && impl_->run_state == Impl::RunState::Starting && !impl_->server.is_running(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
     impl_->server.stop();
 }
 
