@@ -241,6 +241,35 @@ private slots:
             QCOMPARE(logprob_ids(again[i]["logprobs"]), logprob_ids(r.body["choices"][i]["logprobs"]));
     }
 
+    // vLLM's extra parameters reach the engine: each changes the result as it should.
+    void vllmExtrasTakeEffect() {
+        Client c = client();
+        json request = tokens_request(tiny_, 4);
+        request["logprobs"] = 0;
+        const Reply greedy = c.post("/v1/completions", request);
+        QCOMPARE(greedy.status, 200);
+        const std::vector<int> tokens = logprob_ids(greedy.body["choices"][0]["logprobs"]);
+        QCOMPARE(tokens.size(), std::size_t{4});
+
+        json stopped = request;
+        stopped["stop_token_ids"] = {tokens[1]};
+        Reply r = c.post("/v1/completions", stopped);
+        QCOMPARE(r.body["choices"][0]["finish_reason"].get<std::string>(), std::string("stop"));
+        QCOMPARE(logprob_ids(r.body["choices"][0]["logprobs"]), std::vector<int>(tokens.begin(), tokens.begin() + 2));
+
+        stopped["min_tokens"] = 4;  // the stop token is suppressed before four tokens
+        r = c.post("/v1/completions", stopped);
+        QCOMPARE(r.body["usage"]["completion_tokens"].get<int>(), 4);
+        QVERIFY(logprob_ids(r.body["choices"][0]["logprobs"])[1] != tokens[1]);
+
+        json top1 = request;  // top_k 1 at any temperature is greedy
+        top1["temperature"] = 1.5;
+        top1["top_k"] = 1;
+        top1["seed"] = 3;
+        r = c.post("/v1/completions", top1);
+        QCOMPARE(logprob_ids(r.body["choices"][0]["logprobs"]), tokens);
+    }
+
     void streamingMatchesTheWholeResponse() {
         json request = tokens_request("a2", 8);
         request["logprobs"] = 0;
