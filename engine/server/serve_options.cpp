@@ -5,6 +5,7 @@
 #include <charconv>
 #include <fstream>
 #include <map>
+#include <set>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -176,6 +177,11 @@ ServeOptions parse_serve_args(const std::vector<std::string>& args) {
             if (taken == 0) fail("--lora-modules needs at least one NAME=PATH");
             continue;
         }
+        static const std::set<std::string> known = {
+            "model",   "max-loras",    "max-lora-rank",    "max-cpu-loras", "max-num-seqs",
+            "threads", "pool-mib",     "backend",          "host",          "port",
+            "api-key", "adapters-dir", "adapters-archive", "enable-lora",   "serving-properties"};
+        if (!known.contains(name)) fail("unknown option --", name);
         if (name == "enable-lora" && !inline_value) {
             value = "true";  // vLLM's --enable-lora is a switch
         } else if (!inline_value) {
