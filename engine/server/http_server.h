@@ -23,7 +23,9 @@ struct HttpServerConfig {
 class HttpServer {
 public:
     HttpServer(Engine& engine, HttpServerConfig config);
-    ~HttpServer();  // stops serving and cancels the requests it submitted
+    // Stops serving and cancels the requests it submitted. A thread in run() must have
+    // returned first (stop(), then join it): handlers still running use this object.
+    ~HttpServer();
     HttpServer(const HttpServer&) = delete;
     HttpServer& operator=(const HttpServer&) = delete;
 
