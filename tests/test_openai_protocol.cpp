@@ -131,6 +131,10 @@ private slots:
         const auto nested =
             lw::parse_completion_request({{"model", "m"}, {"prompt", {{4, 5}}}}, lw::Endpoint::Completions);
         QVERIFY(nested.prompt_tokens && *nested.prompt_tokens == (std::vector<lw::TokenId>{4, 5}));
+        const auto defaults = lw::parse_completion_request(
+            {{"model", "m"}, {"prompt", "x"}, {"echo", false}, {"best_of", 1}, {"logit_bias", json::object()}},
+            lw::Endpoint::Completions);
+        QCOMPARE(defaults.prompt_text.value_or(""), std::string("x"));
         const auto nulls = lw::parse_completion_request(
             {{"model", "m"}, {"prompt", "x"}, {"temperature", nullptr}, {"stop", nullptr}, {"max_tokens", nullptr}},
             lw::Endpoint::Completions);
@@ -195,6 +199,10 @@ private slots:
             << R"({"model": "m", "prompt": "x", "max_tokens": 2, "min_tokens": 3})" << false << "min_tokens";
         QTest::newRow("stream not bool") << R"({"model": "m", "prompt": "x", "stream": "yes"})" << false << "stream";
         QTest::newRow("seed text") << R"({"model": "m", "prompt": "x", "seed": "x"})" << false << "seed";
+        QTest::newRow("logit_bias") << R"({"model": "m", "prompt": "x", "logit_bias": {"5": 100}})" << false
+                                    << "logit_bias";
+        QTest::newRow("echo") << R"({"model": "m", "prompt": "x", "echo": true})" << false << "echo";
+        QTest::newRow("best_of") << R"({"model": "m", "prompt": "x", "best_of": 3})" << false << "best_of";
         QTest::newRow("no messages") << R"({"model": "m"})" << true << "messages";
         QTest::newRow("empty messages") << R"({"model": "m", "messages": []})" << true << "messages";
         QTest::newRow("message without role")

@@ -173,10 +173,23 @@ void read_logprobs(const Body& body, CompletionRequest& r) {
     }
 }
 
+// Parameters that would change the result are refused rather than silently ignored.
+void refuse_unsupported(const Body& body) {
+    const auto set = [&](const char* name) {
+        const Body* v = field(body, name);
+        return v && !(v->is_boolean() && !v->get<bool>()) && !(v->is_structured() && v->empty()) &&
+               !(v->is_string() && v->get<std::string>().empty()) &&
+               !(v->is_number_integer() && v->get<long long>() <= 1);
+    };
+    for (const char* name : {"logit_bias", "echo", "best_of", "suffix", "tools", "response_format", "guided_json"})
+        if (set(name)) throw bad_request(name, cat("'", name, "' is not supported by this server"));
+}
+
 }  // namespace
 
 CompletionRequest parse_completion_request(const Body& body, Endpoint endpoint) {
     if (!body.is_object()) throw bad_request("", "the request body must be a JSON object");
+    refuse_unsupported(body);
     CompletionRequest r;
     r.endpoint = endpoint;
     const Body* model = field(body, "model");
