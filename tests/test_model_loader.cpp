@@ -53,6 +53,10 @@ private slots:
         QCOMPARE(m.tokenizer->encode("Hello world!", false), (std::vector<lw::TokenId>{19556, 905, 17}));
         QCOMPARE(m.special.bos, std::string("<|im_start|>"));
         QCOMPARE(m.special.eos, std::string("<|im_end|>"));
+        // The tokenizer takes its BOS/EOS ids from tokenizer_config.json, not from guesses.
+        QCOMPARE(m.tokenizer->bos_id(), m.tokenizer->token_to_id("<|im_start|>"));
+        QCOMPARE(m.tokenizer->eos_id(), m.tokenizer->token_to_id("<|im_end|>"));
+        QVERIFY(m.tokenizer->bos_id().has_value() && m.tokenizer->eos_id().has_value());
         QVERIFY(m.chat_template.has_value());
         QCOMPARE(m.chat_template->text(), std::string(kTemplate));
         QCOMPARE(m.chat_template->apply(kMessages, false, m.special.bos, m.special.eos),

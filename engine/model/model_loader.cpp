@@ -83,6 +83,14 @@ LoadedModel load_hf_folder(const fs::path& folder) {
     if (m.special.bos.empty()) m.special.bos = token_text_of(m.tokenizer, m.config.bos_token_id);
     if (m.special.eos.empty() && !m.config.eos_token_ids.empty())
         m.special.eos = token_text_of(m.tokenizer, m.config.eos_token_ids.front());
+    // tokenizer.json does not say which tokens are BOS and EOS; tokenizer_config.json does.
+    if (m.tokenizer) {
+        auto id_of = [&](const std::string& text, std::optional<TokenId> guess) {
+            return text.empty() ? guess : m.tokenizer->token_to_id(text);
+        };
+        m.tokenizer->set_bos_eos(id_of(m.special.bos, m.tokenizer->bos_id()),
+                                 id_of(m.special.eos, m.tokenizer->eos_id()));
+    }
 
     // transformers prefers chat_template.jinja over the tokenizer_config.json entry.
     const fs::path jinja_path = folder / "chat_template.jinja";
