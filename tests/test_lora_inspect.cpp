@@ -3,25 +3,14 @@
 // reported without stopping the others.
 #include "support/test_support.h"
 
-#include <QProcess>
-
 namespace {
 
-struct Run {
-    int exit_code;
-    QString out;
-};
-
-Run inspect(const QStringList& args) {
-    QProcess p;
-    p.setProcessChannelMode(QProcess::MergedChannels);
-    p.start(LW_INSPECT_EXE, args);
-    if (!p.waitForFinished(60000)) qFatal("lora-inspect did not finish");
-    return {p.exitCode(), QString::fromUtf8(p.readAll())};
+lw::test::ProcessRun inspect(const QStringList& args) {
+    return lw::test::run_process(LW_INSPECT_EXE, args);
 }
 
 QString data(const char* relative) {
-    return QString::fromStdString(lw::test::data_path(relative).string());
+    return lw::test::data_arg(relative);
 }
 
 }  // namespace
@@ -30,8 +19,9 @@ class TestLoraInspect : public QObject {
     Q_OBJECT
 private slots:
     void describesModelAndAdapters() {
-        const Run r = inspect({data("models/tiny_llama"), "--adapter", "qv=" + data("peft/qv_r8"), "--adapters-dir",
-                               data("peft/lmi"), "--adapters-archive", data("peft/adapters.tar.gz")});
+        const lw::test::ProcessRun r =
+            inspect({data("models/tiny_llama"), "--adapter", "qv=" + data("peft/qv_r8"), "--adapters-dir",
+                     data("peft/lmi"), "--adapters-archive", data("peft/adapters.tar.gz")});
         QVERIFY2(r.exit_code == 0, qPrintable(r.out));
         QVERIFY(r.out.contains("architecture   LlamaForCausalLM"));
         QVERIFY(r.out.contains("4 heads, 2 kv heads, head_dim 16"));
@@ -41,20 +31,22 @@ private slots:
         QVERIFY(r.out.contains("5 of 5 adapters usable"));
     }
     void reportsABadAdapterAndChecksTheRest() {
-        const Run r = inspect({data("models/tiny_llama"), "--adapter", "wrong=" + data("peft/wrong_base"), "--adapter",
-                               "ok=" + data("peft/all_r4_rslora_bin")});
+        const lw::test::ProcessRun r =
+            inspect({data("models/tiny_llama"), "--adapter", "wrong=" + data("peft/wrong_base"), "--adapter",
+                     "ok=" + data("peft/all_r4_rslora_bin")});
         QCOMPARE(r.exit_code, 1);
         QVERIFY2(r.out.contains("REJECTED: adapter 'wrong'") && r.out.contains("expected [4, 64]"), qPrintable(r.out));
         QVERIFY(r.out.contains("rank 2-4, alpha 8 (rsLoRA), 21 modules"));
         QVERIFY(r.out.contains("1 of 2 adapters usable"));
     }
     void rejectsAHostileArchive() {
-        const Run r = inspect({data("models/tiny_llama"), "--adapters-archive", data("archives/absolute_path.tar.gz")});
+        const lw::test::ProcessRun r =
+            inspect({data("models/tiny_llama"), "--adapters-archive", data("archives/absolute_path.tar.gz")});
         QCOMPARE(r.exit_code, 1);
         QVERIFY2(r.out.contains("has an absolute path"), qPrintable(r.out));
     }
     void failsClearlyOnAMissingModel() {
-        const Run r = inspect({data("models/no_such_model")});
+        const lw::test::ProcessRun r = inspect({data("models/no_such_model")});
         QCOMPARE(r.exit_code, 1);
         QVERIFY2(r.out.contains("no_such_model"), qPrintable(r.out));
     }

@@ -14,21 +14,12 @@ using nlohmann::json;
 
 namespace {
 
-struct Run {
-    int exit_code;
-    QString out;
-};
-
-Run serve(const QStringList& args) {
-    QProcess p;
-    p.setProcessChannelMode(QProcess::MergedChannels);
-    p.start(LW_SERVE_EXE, args);
-    if (!p.waitForFinished(60000)) qFatal("lora-serve did not exit");
-    return {p.exitCode(), QString::fromUtf8(p.readAll())};
+lw::test::ProcessRun serve(const QStringList& args) {
+    return lw::test::run_process(LW_SERVE_EXE, args);
 }
 
 QString data(const char* relative) {
-    return QString::fromStdString(lw::test::data_path(relative).string());
+    return lw::test::data_arg(relative);
 }
 
 }  // namespace
@@ -94,14 +85,14 @@ private slots:
         QTemporaryDir dir;
         const QString properties = dir.filePath("serving.properties");
         lw::test::write_file(properties.toStdString(), "option.max_lora_rank=4\n");
-        const Run r = serve({"--serving-properties", properties, "--model", data("models/tiny_llama"), "--lora-modules",
-                             "qv=" + data("peft/qv_r8"), "--port", "0"});
+        const lw::test::ProcessRun r = serve({"--serving-properties", properties, "--model", data("models/tiny_llama"),
+                                              "--lora-modules", "qv=" + data("peft/qv_r8"), "--port", "0"});
         QCOMPARE(r.exit_code, 1);
         QVERIFY2(r.out.contains("qv"), qPrintable(r.out));
     }
 
     void badFlags() {
-        Run r = serve({});
+        lw::test::ProcessRun r = serve({});
         QCOMPARE(r.exit_code, 2);
         QVERIFY2(r.out.contains("no --model given"), qPrintable(r.out));
         r = serve({"--model", data("models/tiny_llama"), "--port", "http"});

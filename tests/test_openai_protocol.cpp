@@ -11,14 +11,6 @@
 
 using nlohmann::json;
 
-// QCOMPARE cannot take JSON values; this shows both on failure.
-#define LW_COMPARE_JSON(actual, expected)                                                               \
-    do {                                                                                                \
-        const json lw_actual_ = (actual), lw_expected_ = (expected);                                    \
-        QVERIFY2(lw_actual_ == lw_expected_,                                                            \
-                 qPrintable(QString::fromStdString(lw_actual_.dump() + " != " + lw_expected_.dump()))); \
-    } while (0)
-
 namespace {
 
 // The ApiError a parse throws, or a 0-status error when it does not throw.

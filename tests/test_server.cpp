@@ -20,14 +20,6 @@
 
 using nlohmann::json;
 
-// QCOMPARE cannot take JSON values; this shows both on failure.
-#define LW_COMPARE_JSON(actual, expected)                                                               \
-    do {                                                                                                \
-        const json lw_actual_ = (actual), lw_expected_ = (expected);                                    \
-        QVERIFY2(lw_actual_ == lw_expected_,                                                            \
-                 qPrintable(QString::fromStdString(lw_actual_.dump() + " != " + lw_expected_.dump()))); \
-    } while (0)
-
 namespace {
 
 constexpr int kTinyContext = 256;

@@ -2,6 +2,7 @@
 // every adapter against the base, and prints what it found. A bad adapter is reported
 // and the others are still checked; the exit status says whether all were usable.
 #include "core/error.h"
+#include "core/temp_dir.h"
 #include "model/adapter_sources.h"
 #include "model/lora_adapter.h"
 #include "model/model_loader.h"
@@ -190,27 +191,6 @@ void print_adapter(const lw::LoraAdapter& a) {
               << ", " << human_bytes(a.weight_bytes()) << "\n";
 }
 
-// A scratch folder for unpacked archives, removed on exit.
-class TempDir {
-public:
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "lora-inspect-XXXXXX").string();
-        if (!mkdtemp(pattern.data()))
-            lw::fail("cannot create a temporary folder in ", fs::temp_directory_path().string());
-        path_ = pattern;
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path_, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const fs::path& path() const { return path_; }
-
-private:
-    fs::path path_;
-};
-
 void print_prompt(const lw::LoadedModel& m, const std::string& text) {
     if (!m.chat_template) lw::fail("the model has no chat template");
     const nlohmann::json messages = nlohmann::json::array({{{"role", "user"}, {"content", text}}});
@@ -257,7 +237,7 @@ int main(int argc, char** argv) {
             ++unreadable;
         }
     }
-    const TempDir unpacked;
+    const lw::TempDir unpacked("lora-inspect");
     for (std::size_t i = 0; i < opt.adapter_archives.size(); ++i) {
         const fs::path& archive = opt.adapter_archives[i];
         try {

@@ -2,6 +2,7 @@
 // API. Everything given at startup must load, or it exits saying what failed; once
 // serving, SIGINT or SIGTERM stops it cleanly (open streams end, requests are cancelled).
 #include "core/error.h"
+#include "core/temp_dir.h"
 #include "model/adapter_sources.h"
 #include "runtime/engine.h"
 #include "server/http_server.h"
@@ -20,29 +21,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Where adapters.tar.gz archives are unpacked; removed on exit.
-class TempDir {
-public:
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "lora-serve-XXXXXX").string();
-        if (!mkdtemp(pattern.data()))
-            lw::fail("cannot create a temporary folder in ", fs::temp_directory_path().string());
-        path_ = pattern;
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path_, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const fs::path& path() const { return path_; }
-
-private:
-    fs::path path_;
-};
-
 // Loads every base and adapter the options name; returns the first base's name.
-std::string load_everything(lw::Engine& engine, const lw::ServeOptions& o, const TempDir& unpacked) {
+std::string load_everything(lw::Engine& engine, const lw::ServeOptions& o, const lw::TempDir& unpacked) {
     std::string first_base;
     for (const auto& path : o.models) {
         const std::string name = engine.load_base(path);
@@ -95,7 +75,7 @@ int main(int argc, char** argv) {
     std::signal(SIGTERM, on_stop_signal);
 
     try {
-        const TempDir unpacked;
+        const lw::TempDir unpacked("lora-serve");
         lw::Engine engine(options.engine);
         const std::string base = load_everything(engine, options, unpacked);
         lw::HttpServer server(engine, {options.api_key, base, options.engine.max_loras, options.http_threads});

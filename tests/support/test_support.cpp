@@ -2,6 +2,8 @@
 
 #include "core/error.h"
 
+#include <QProcess>
+
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -17,11 +19,15 @@ std::filesystem::path source_root() {
     return moved && *moved ? std::filesystem::path(moved) : std::filesystem::path(LW_SOURCE_DIR);
 }
 
-} // namespace
+}  // namespace
 
-std::filesystem::path data_path(const std::string& relative) { return source_root() / "tests" / "data" / relative; }
+std::filesystem::path data_path(const std::string& relative) {
+    return source_root() / "tests" / "data" / relative;
+}
 
-std::filesystem::path source_path(const std::string& relative) { return source_root() / relative; }
+std::filesystem::path source_path(const std::string& relative) {
+    return source_root() / relative;
+}
 
 std::string read_file(const std::filesystem::path& p) {
     std::ifstream in(p, std::ios::binary);
@@ -48,4 +54,20 @@ std::string error_of(const std::function<void()>& fn) {
     return {};
 }
 
-} // namespace lw::test
+QString data_arg(const std::string& relative) {
+    return QString::fromStdString(data_path(relative).string());
+}
+
+ProcessRun run_process(const QString& program, const QStringList& args) {
+    QProcess p;
+    p.setProcessChannelMode(QProcess::MergedChannels);
+    p.start(program, args);
+    if (!p.waitForFinished(60000)) {
+        p.kill();
+        p.waitForFinished();
+        qFatal("%s did not finish within a minute", qPrintable(program));
+    }
+    return {p.exitCode(), QString::fromUtf8(p.readAll())};
+}
+
+}  // namespace lw::test
