@@ -25,8 +25,7 @@ std::string device_description(int device) {
 }
 
 void check(int status, const char* what) {
-    if (status != cudaSuccess)
-        lw::fail("CUDA ", what, ": ", cudaGetErrorString(static_cast<cudaError_t>(status)));
+    if (status != cudaSuccess) lw::fail("CUDA ", what, ": ", cudaGetErrorString(static_cast<cudaError_t>(status)));
 }
 
-} // namespace lw::cuda
+}  // namespace lw::cuda

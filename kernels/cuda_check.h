@@ -13,4 +13,4 @@ std::string device_description(int device = 0);
 // Throws lw::Error with `what` and CUDA's message unless `status` is cudaSuccess.
 void check(int status, const char* what);
 
-} // namespace lw::cuda
+}  // namespace lw::cuda

@@ -26,9 +26,9 @@ private slots:
     }
     void halfRoundsToNearestEven() {
         QCOMPARE(lw::f16_to_f32(0x3c00), 1.0f);
-        QCOMPARE(lw::f32_to_f16(1.0f + 1.0f / 2048), std::uint16_t(0x3c00));  // tie -> even
-        QCOMPARE(lw::f32_to_f16(1.0f + 3.0f / 2048), std::uint16_t(0x3c02));  // tie -> even (up)
-        QCOMPARE(lw::f32_to_f16(65520.0f), std::uint16_t(0x7c00));            // rounds to inf
+        QCOMPARE(lw::f32_to_f16(1.0f + 1.0f / 2048), std::uint16_t(0x3c00));     // tie -> even
+        QCOMPARE(lw::f32_to_f16(1.0f + 3.0f / 2048), std::uint16_t(0x3c02));     // tie -> even (up)
+        QCOMPARE(lw::f32_to_f16(65520.0f), std::uint16_t(0x7c00));               // rounds to inf
         QCOMPARE(lw::f32_to_f16(std::ldexp(1.0f, -24)), std::uint16_t(0x0001));  // smallest subnormal
         QCOMPARE(lw::f32_to_f16(std::ldexp(1.0f, -25)), std::uint16_t(0x0000));  // tie -> even (zero)
         QVERIFY(std::isnan(lw::f16_to_f32(lw::f32_to_f16(std::numeric_limits<float>::quiet_NaN()))));

@@ -65,4 +65,4 @@ public:
     virtual std::unique_ptr<ModelRunner> load_model(const ModelConfig& config, const ModelWeights& weights) = 0;
 };
 
-} // namespace lw
+}  // namespace lw

@@ -18,4 +18,4 @@ void dequantize_row(DType t, const std::byte* src, float* dst, std::int64_t n);
 // Converts a whole tensor; `out` must hold numel() floats.
 void dequantize(const TensorView& t, std::span<float> out);
 
-} // namespace lw
+}  // namespace lw

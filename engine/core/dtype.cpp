@@ -25,11 +25,15 @@ constexpr std::array<DTypeInfo, 14> kInfo{{
     {"Q6_K", 256, 210, true},
 }};
 
-} // namespace
+}  // namespace
 
-const DTypeInfo& dtype_info(DType t) { return kInfo.at(static_cast<std::size_t>(t)); }
+const DTypeInfo& dtype_info(DType t) {
+    return kInfo.at(static_cast<std::size_t>(t));
+}
 
-std::string_view dtype_name(DType t) { return dtype_info(t).name; }
+std::string_view dtype_name(DType t) {
+    return dtype_info(t).name;
+}
 
 std::optional<DType> dtype_from_safetensors(std::string_view name) {
     for (std::size_t i = 0; i < kInfo.size(); ++i) {
@@ -50,4 +54,4 @@ std::size_t dtype_bytes(DType t, std::int64_t elems) {
     return static_cast<std::size_t>(blocks * info.block_bytes);
 }
 
-} // namespace lw
+}  // namespace lw

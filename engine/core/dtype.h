@@ -28,7 +28,7 @@ enum class DType : std::uint8_t {
 };
 
 struct DTypeInfo {
-    std::string_view name;  // as safetensors / GGUF spell it ("F16", "Q4_1", ...)
+    std::string_view name;    // as safetensors / GGUF spell it ("F16", "Q4_1", ...)
     std::size_t block_elems;  // 1 for plain types
     std::size_t block_bytes;  // bytes per block (the element size for plain types)
     bool is_float;            // can be converted to float (see core/dequantize.h)
@@ -43,4 +43,4 @@ std::optional<DType> dtype_from_safetensors(std::string_view name);
 // when elems is not a whole number of blocks or the size overflows.
 std::size_t dtype_bytes(DType t, std::int64_t elems);
 
-} // namespace lw
+}  // namespace lw

@@ -28,4 +28,4 @@ template <class... Args>
     throw Error(cat(std::forward<Args>(args)...));
 }
 
-} // namespace lw
+}  // namespace lw

@@ -7,7 +7,9 @@
 
 namespace lw {
 
-inline float bf16_to_f32(std::uint16_t h) { return std::bit_cast<float>(static_cast<std::uint32_t>(h) << 16); }
+inline float bf16_to_f32(std::uint16_t h) {
+    return std::bit_cast<float>(static_cast<std::uint32_t>(h) << 16);
+}
 
 inline std::uint16_t f32_to_bf16(float f) {
     const auto u = std::bit_cast<std::uint32_t>(f);
@@ -35,9 +37,9 @@ inline std::uint16_t f32_to_f16(float f) {
     const auto u = std::bit_cast<std::uint32_t>(f);
     const auto sign = static_cast<std::uint16_t>((u >> 16) & 0x8000u);
     const std::uint32_t abs = u & 0x7fffffffu;
-    if (abs > 0x7f800000u) return static_cast<std::uint16_t>(sign | 0x7e00u);  // NaN
+    if (abs > 0x7f800000u) return static_cast<std::uint16_t>(sign | 0x7e00u);   // NaN
     if (abs >= 0x477ff000u) return static_cast<std::uint16_t>(sign | 0x7c00u);  // overflow -> inf
-    if (abs < 0x38800000u) {  // subnormal or zero in half
+    if (abs < 0x38800000u) {                                                    // subnormal or zero in half
         if (abs < 0x33000000u) return sign;
         const std::uint32_t exp = abs >> 23;
         const std::uint32_t mant = (abs & 0x7fffffu) | 0x800000u;
@@ -54,4 +56,4 @@ inline std::uint16_t f32_to_f16(float f) {
     return static_cast<std::uint16_t>(sign | half);
 }
 
-} // namespace lw
+}  // namespace lw

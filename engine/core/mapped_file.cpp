@@ -41,4 +41,4 @@ MappedFile::~MappedFile() {
     if (data_ != nullptr) ::munmap(const_cast<std::byte*>(data_), size_);
 }
 
-} // namespace lw
+}  // namespace lw

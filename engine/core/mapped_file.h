@@ -30,4 +30,4 @@ private:
     std::size_t size_;
 };
 
-} // namespace lw
+}  // namespace lw

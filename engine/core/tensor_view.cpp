@@ -11,4 +11,4 @@ std::string shape_string(const std::vector<std::int64_t>& shape) {
     return s + "]";
 }
 
-} // namespace lw
+}  // namespace lw

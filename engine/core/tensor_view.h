@@ -31,4 +31,4 @@ struct TensorView {
 // "[4096, 11008]"
 std::string shape_string(const std::vector<std::int64_t>& shape);
 
-} // namespace lw
+}  // namespace lw

@@ -35,4 +35,4 @@ struct KvBlockTable {
     int tokens = 0;             // positions already written to the cache
 };
 
-} // namespace lw
+}  // namespace lw

@@ -54,4 +54,4 @@ private:
     std::vector<PageId> free_;  // a stack: recently freed pages are reused first
 };
 
-} // namespace lw
+}  // namespace lw

@@ -56,4 +56,4 @@ std::size_t adapter_pages_needed(const LoraAdapter& adapter, std::size_t page_by
 PooledAdapter upload_adapter(const LoraAdapter& adapter, std::uint64_t id, std::span<const PageId> pages,
                              int num_layers, DType dtype, Backend& backend);
 
-} // namespace lw
+}  // namespace lw

@@ -24,4 +24,4 @@ struct GgufModel {
 // Throws lw::Error naming the file (and key or tensor) on anything malformed or unsupported.
 GgufModel load_gguf_model(const std::filesystem::path& path);
 
-} // namespace lw
+}  // namespace lw

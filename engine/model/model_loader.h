@@ -19,9 +19,9 @@ struct SpecialTokens {
 };
 
 struct LoadedModel {
-    std::string name;              // folder name or GGUF general.name
-    std::filesystem::path path;    // what was loaded
-    std::string format;            // "safetensors" or "gguf"
+    std::string name;            // folder name or GGUF general.name
+    std::filesystem::path path;  // what was loaded
+    std::string format;          // "safetensors" or "gguf"
     ModelConfig config;
     ModelWeights weights;
     std::optional<Tokenizer> tokenizer;         // absent if the folder has none
@@ -32,4 +32,4 @@ struct LoadedModel {
 // Throws lw::Error naming the file and what is wrong.
 LoadedModel load_model(const std::filesystem::path& path);
 
-} // namespace lw
+}  // namespace lw

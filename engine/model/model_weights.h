@@ -40,4 +40,4 @@ std::map<std::string, std::vector<std::int64_t>> expected_tensor_shapes(const Mo
 // tensor the config needs is missing, mis-shaped or not convertible to float.
 void validate_weights(const ModelWeights& w, const ModelConfig& c, const std::string& source);
 
-} // namespace lw
+}  // namespace lw

@@ -13,11 +13,12 @@ struct GgufVocab {
     std::string model;  // tokenizer.ggml.model: "gpt2" (byte-level BPE) or "llama" (sentencepiece)
     std::string pre;    // tokenizer.ggml.pre: pre-tokenizer name ("llama-bpe", "qwen2", "smollm", ...)
     std::vector<std::string> tokens;
-    std::vector<float> scores;             // may be empty
-    std::vector<std::int32_t> token_types;  // llama.cpp's: 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte
-    std::vector<std::string> merges;       // "a b" pairs, gpt2 model only
+    std::vector<float> scores;  // may be empty
+    std::vector<std::int32_t>
+        token_types;                  // llama.cpp's: 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte
+    std::vector<std::string> merges;  // "a b" pairs, gpt2 model only
     std::optional<std::int32_t> bos_id, eos_id, unk_id, pad_id, eot_id;
     std::optional<bool> add_bos, add_eos, add_space_prefix;
 };
 
-} // namespace lw
+}  // namespace lw
