@@ -8,7 +8,6 @@
 #include <cblas.h>
 
 #include <cmath>
-#include <cstring>
 #include <set>
 
 namespace lw {
@@ -52,9 +51,9 @@ CpuModelRunner::CpuModelRunner(const ModelConfig& config, const ModelWeights& we
       kv_layout_(make_kv_layout(config, backend.page_bytes(), DType::F32)),
       rope_(config) {
     validate_weights(weights, config, "cpu backend");
-    embedding_ = to_f32(weights, "model.embed_tokens.weight");
+    embedding_ = WeightMatrix(weights.get("model.embed_tokens.weight"));
     final_norm_ = to_f32(weights, "model.norm.weight");
-    if (!config.tie_word_embeddings) lm_head_ = to_f32(weights, "lm_head.weight");
+    lm_head_ = WeightMatrix(weights.get(config.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight"));
     const auto& modules = linear_module_names();
     for (int i = 0; i < config.num_layers; ++i) {
         const std::string prefix = cat("model.layers.", i, ".");
@@ -64,10 +63,7 @@ CpuModelRunner::CpuModelRunner(const ModelConfig& config, const ModelWeights& we
         for (std::size_t m = 0; m < modules.size(); ++m) {
             const std::string name = prefix + (m < 4 ? "self_attn." : "mlp.") + modules[m];
             Linear& linear = layer.proj[m];
-            const LinearShape shape = linear_module_shape(config, modules[m]);
-            linear.out = shape.out_features;
-            linear.in = shape.in_features;
-            linear.weight = to_f32(weights, name + ".weight");
+            linear.weight = WeightMatrix(weights.get(name + ".weight"));
             if (config.attention_bias && m < 3) linear.bias = to_f32(weights, name + ".bias");
         }
         layers_.push_back(std::move(layer));
@@ -135,12 +131,12 @@ void CpuModelRunner::check_batch(const StepBatch& batch, std::size_t logit_float
 
 void CpuModelRunner::project(int layer, int module, const float* x, int rows, float* y,
                              std::span<const LoraSegment> segments) {
-    const Linear& w = layers_[static_cast<std::size_t>(layer)].proj[static_cast<std::size_t>(module)];
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, w.out, w.in, 1.0f, x, w.in, w.weight.data(), w.in, 0.0f,
-                y, w.out);
-    if (!w.bias.empty())
-        for (int t = 0; t < rows; ++t) add_into(y + size(t, w.out), w.bias.data(), w.bias.size());
-    apply_lora(segments, layer, module, x, w.in, y, w.out, backend_, backend_.threads());
+    const Linear& linear = layers_[static_cast<std::size_t>(layer)].proj[static_cast<std::size_t>(module)];
+    const WeightMatrix& w = linear.weight;
+    w.multiply(x, rows, y, backend_.threads(), act_.weight_rows);
+    if (!linear.bias.empty())
+        for (int t = 0; t < rows; ++t) add_into(y + size(t, w.out()), linear.bias.data(), linear.bias.size());
+    apply_lora(segments, layer, module, x, w.in(), y, w.out(), backend_, backend_.threads());
 }
 
 void CpuModelRunner::forward(const StepBatch& batch, std::span<float> logits) {
@@ -167,8 +163,7 @@ void CpuModelRunner::forward(const StepBatch& batch, std::span<float> logits) {
 
     int t = 0;
     for (const auto& s : batch.sequences)
-        for (TokenId id : s.tokens)
-            std::memcpy(&a.x[size(t++, hidden)], &embedding_[size(id, hidden)], size(1, hidden) * sizeof(float));
+        for (TokenId id : s.tokens) embedding_.row(id, &a.x[size(t++, hidden)]);
 
     const AttentionShape shape{c.num_heads, c.num_kv_heads, c.head_dim, c.sliding_window};
     for (int l = 0; l < c.num_layers; ++l) {
@@ -211,10 +206,7 @@ void CpuModelRunner::forward(const StepBatch& batch, std::span<float> logits) {
                  &last[last.size() - size(1, hidden)]);
     }
     const int rows = static_cast<int>(last.size() / size(1, hidden));
-    const float* head = lm_head_.empty() ? embedding_.data() : lm_head_.data();
-    if (rows > 0)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, c.vocab_size, hidden, 1.0f, last.data(), hidden,
-                    head, hidden, 0.0f, logits.data(), c.vocab_size);
+    if (rows > 0) lm_head_.multiply(last.data(), rows, logits.data(), backend_.threads(), a.weight_rows);
 
     for (const auto& s : batch.sequences) s.kv->tokens += static_cast<int>(s.tokens.size());
 }

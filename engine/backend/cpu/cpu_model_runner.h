@@ -1,13 +1,16 @@
 // A Llama-family decoder (Llama, Mistral, Qwen2, SmolLM) on the CPU in fp32: the
 // forward pass over a batch of sequences, each with its own adapter or none, K/V in
-// pool pages. Weights are converted to F32 once, when the model is loaded. A runner
-// lives no longer than its backend; forward() is called from one thread at a time.
+// pool pages. Matrices stay in their stored precision (views into the model's
+// weights, see weight_matrix.h); only norms and biases are converted to f32. A runner
+// lives no longer than its backend or its weights; forward() is called from one thread
+// at a time.
 #pragma once
 
 #include "backend/backend.h"
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/lora_apply.h"
 #include "backend/cpu/rope.h"
+#include "backend/cpu/weight_matrix.h"
 
 #include <array>
 #include <vector>
@@ -26,10 +29,8 @@ public:
 private:
     // A linear module y = x W^T + b, W stored [out][in] as in PyTorch.
     struct Linear {
-        std::vector<float> weight;
+        WeightMatrix weight;
         std::vector<float> bias;  // empty: none
-        int out = 0;
-        int in = 0;
     };
     struct Layer {
         std::vector<float> attn_norm;
@@ -39,6 +40,7 @@ private:
     // Per-token activations of one forward, kept between calls to avoid reallocating.
     struct Activations {
         std::vector<float> x, xn, q, k, v, attn, gate, up, delta;
+        std::vector<float> weight_rows;  // dequantized weight rows (WeightMatrix scratch)
     };
 
     void check_batch(const StepBatch& batch, std::size_t logit_floats) const;
@@ -50,10 +52,10 @@ private:
     CpuBackend& backend_;
     KvLayout kv_layout_;
     Rope rope_;
-    std::vector<float> embedding_;  // [vocab][hidden]
+    WeightMatrix embedding_;  // [vocab][hidden]
     std::vector<Layer> layers_;
     std::vector<float> final_norm_;
-    std::vector<float> lm_head_;  // [vocab][hidden]; empty when tied to the embedding
+    WeightMatrix lm_head_;  // [vocab][hidden]; the embedding when tied
     Activations act_;
 };
 

@@ -1,0 +1,68 @@
+#include "backend/cpu/weight_matrix.h"
+
+#include "core/dequantize.h"
+#include "core/error.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+
+namespace lw {
+namespace {
+
+// Floats of dequantized rows per GEMM: big enough to keep sgemm efficient, small
+// enough (4 MiB) to stay in cache next to the activations.
+constexpr std::size_t kScratchFloats = std::size_t{1} << 20;
+
+}  // namespace
+
+WeightMatrix::WeightMatrix(const TensorView& w) : view_(w) {
+    const DTypeInfo& info = dtype_info(w.dtype);
+    if (!info.is_float) fail("tensor '", w.name, "': cannot multiply ", info.name, " weights");
+    if (w.shape.size() != 2) fail("tensor '", w.name, "': a weight matrix must be 2-D, got ", shape_string(w.shape));
+    constexpr std::int64_t kMax = std::numeric_limits<int>::max();
+    if (w.shape[0] <= 0 || w.shape[1] <= 0 || w.shape[0] > kMax || w.shape[1] > kMax)
+        fail("tensor '", w.name, "': unsupported shape ", shape_string(w.shape));
+    out_ = static_cast<int>(w.shape[0]);
+    in_ = static_cast<int>(w.shape[1]);
+    row_bytes_ = dtype_bytes(w.dtype, in_);  // throws when a row is not whole blocks
+    if (w.data.size() != row_bytes_ * static_cast<std::size_t>(out_))
+        fail("tensor '", w.name, "': ", shape_string(w.shape), " ", info.name, " needs ",
+             row_bytes_ * static_cast<std::size_t>(out_), " bytes, found ", w.data.size());
+}
+
+const std::byte* WeightMatrix::row_data(int r) const {
+    return view_.data.data() + static_cast<std::size_t>(r) * row_bytes_;
+}
+
+void WeightMatrix::row(int r, float* dst) const {
+    dequantize_row(view_.dtype, row_data(r), dst, in_);
+}
+
+void WeightMatrix::multiply(const float* x, int tokens, float* y, ThreadPool& threads,
+                            std::vector<float>& scratch) const {
+    // F32 in place, unless the file left it misaligned for float loads.
+    const auto address = reinterpret_cast<std::uintptr_t>(view_.data.data());
+    if (view_.dtype == DType::F32 && address % alignof(float) == 0) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, tokens, out_, in_, 1.0f, x, in_,
+                    reinterpret_cast<const float*>(view_.data.data()), in_, 0.0f, y, out_);
+        return;
+    }
+    // Block by block: the pool's threads dequantize the rows (which cannot throw: the
+    // constructor checked them), then one sgemm runs on OpenBLAS's threads, never both at once.
+    const int block = static_cast<int>(
+        std::clamp<std::size_t>(kScratchFloats / static_cast<std::size_t>(in_), 1, static_cast<std::size_t>(out_)));
+    scratch.resize(static_cast<std::size_t>(block) * static_cast<std::size_t>(in_));
+    for (int first = 0; first < out_; first += block) {
+        const int rows = std::min(block, out_ - first);
+        threads.parallel_for(static_cast<std::size_t>(rows), [&](std::size_t i) {
+            row(first + static_cast<int>(i), scratch.data() + i * static_cast<std::size_t>(in_));
+        });
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, tokens, rows, in_, 1.0f, x, in_, scratch.data(), in_, 0.0f,
+                    y + first, out_);
+    }
+}
+
+}  // namespace lw

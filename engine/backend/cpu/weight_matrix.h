@@ -1,0 +1,38 @@
+// One [out, in] weight matrix in the precision it is stored in (a view into the
+// model's weights, never copied), multiplied in fp32: F32 rows go to cblas_sgemm as
+// they are; other types are dequantized a block of rows at a time into a scratch
+// buffer, so a model takes no more memory than its file.
+#pragma once
+
+#include "backend/cpu/thread_pool.h"
+#include "core/tensor_view.h"
+
+#include <cstddef>
+#include <vector>
+
+namespace lw {
+
+class WeightMatrix {
+public:
+    WeightMatrix() = default;
+    // `w` must be 2-D, convertible to float, and outlive this object. Throws lw::Error.
+    explicit WeightMatrix(const TensorView& w);
+
+    int out() const { return out_; }
+    int in() const { return in_; }
+
+    // y[tokens][out] = x[tokens][in] · W^T. `scratch` is reused between calls.
+    void multiply(const float* x, int tokens, float* y, ThreadPool& threads, std::vector<float>& scratch) const;
+    // Row r of W as f32 into dst[in]: an embedding lookup converts only what it gathers.
+    void row(int r, float* dst) const;
+
+private:
+    const std::byte* row_data(int r) const;
+
+    TensorView view_;
+    std::size_t row_bytes_ = 0;
+    int out_ = 0;
+    int in_ = 0;
+};
+
+}  // namespace lw
