@@ -203,7 +203,7 @@ TensorView unpermute_rows(const TensorView& t, int n_head, ModelWeights& weights
     if (t.shape.empty() || t.shape.size() > 2)
         fail(source, ": tensor '", t.name, "' has shape ", shape_string(t.shape), ", expected 1 or 2 dimensions");
     const std::int64_t rows = t.shape[0];
-    if (n_head <= 0 || rows % (2 * std::int64_t{n_head}) != 0)
+    if (n_head <= 0 || rows <= 0 || rows % (2 * std::int64_t{n_head}) != 0)
         fail(source, ": tensor '", t.name, "' has ", rows, " rows, not a multiple of 2 x ", n_head, " heads");
     if (t.shape.size() == 1 && dtype_info(t.dtype).block_elems != 1)
         fail(source, ": tensor '", t.name, "' is a quantized vector (", dtype_name(t.dtype),
