@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (ASan + UBSan) and runs each for a while,
-# starting from its seed corpus in tests/data/fuzz/<parser>/. Usage: fuzz.sh [SECONDS]
+# starting from its seed corpus in tests/data/fuzz/<parser>/ (which also holds every
+# input that once found a bug). Usage: fuzz.sh [SECONDS] (LW_FUZZ_SEED: another seed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-20}"
@@ -16,7 +17,8 @@ for t in $targets; do
   corpus=$(mktemp -d)
   [ -d "tests/data/fuzz/$parser" ] && cp -r "tests/data/fuzz/$parser/." "$corpus/"
   echo "fuzzing $parser for ${seconds}s"
-  (cd build-fuzz && "./fuzz/$t" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
+  # A fixed seed keeps CI repeatable: the same inputs in the same order on every run.
+  (cd build-fuzz && "./fuzz/$t" -seed="${LW_FUZZ_SEED:-1}" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
      -print_final_stats=0 "$corpus" 2>&1 | tail -n 3)
   rm -rf "$corpus"
 done
