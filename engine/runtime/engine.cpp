@@ -358,7 +358,12 @@ Engine::~Engine() {
 }
 
 std::string Engine::load_base(const std::filesystem::path& path) {
-    auto model = std::make_shared<LoadedModel>(load_model(path));  // the slow part, off the lock
+    return load_base(load_model(path));  // reading the file, the slow part, happens off the lock
+}
+
+std::string Engine::load_base(LoadedModel loaded) {
+    validate_weights(loaded.weights, loaded.config, loaded.name);
+    auto model = std::make_shared<LoadedModel>(std::move(loaded));
     std::lock_guard device(impl_->device_mutex);
     std::lock_guard lock(impl_->mutex);
     model->name = impl_->unique_name(model->name);

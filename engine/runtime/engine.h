@@ -39,6 +39,9 @@ public:
     // Loads a base model (HF folder or .gguf); returns its name (the folder name or
     // GGUF general.name, made unique). Throws lw::Error naming the file.
     std::string load_base(const std::filesystem::path& path);
+    // Serves a model built in memory (lora-bench's synthetic models); its weights are
+    // checked against its config first. Returns its name, made unique.
+    std::string load_base(LoadedModel model);
     // Registers a PEFT adapter for a loaded base; throws lw::Error naming the adapter.
     void register_adapter(const std::string& name, const std::filesystem::path& path, const std::string& base);
     // Removes an adapter; throws lw::Error while requests (running or queued) use it.
