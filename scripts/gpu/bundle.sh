@@ -1,22 +1,26 @@
 #!/usr/bin/env bash
 # Builds the CUDA parts here (the GPU machine has no Qt, libarchive or PCRE2) and packs
-# the GPU test binaries with the shared libraries that machine lacks into
-# .device/bundle.tar.xz, which a device call carries and scripts/gpu/check.sh runs.
+# the GPU test binaries (all of tests/cuda, or the targets named as arguments) with the
+# shared libraries that machine lacks into .device/bundle.tar.xz, which a device call
+# carries and scripts/gpu/check.sh runs. LW_GPU_BUILD_DIR picks the build folder.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DLW_CUDA_ARCHITECTURES=90 >/dev/null
-targets=$(cd tests/cuda && ls test_*.cpp | sed 's/\.cpp$//')
-cmake --build build-gpu -j"$(nproc)" --target $targets
+build=${LW_GPU_BUILD_DIR:-build-gpu}
+launcher=()
+command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_CUDA_COMPILER_LAUNCHER=ccache)
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLW_CUDA_ARCHITECTURES=90 "${launcher[@]}" >/dev/null
+if [ $# -gt 0 ]; then targets="$*"; else targets=$(cd tests/cuda && ls test_*.cpp | sed 's/\.cpp$//'); fi
+cmake --build "$build" -j"$(nproc)" --target $targets
 
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/bin" "$stage/lib" .device
-for t in $targets; do cp "build-gpu/tests/$t" "$stage/bin/"; done
-# Every library the binaries load, but the C/C++ runtime and the GPU driver, which
-# the GPU machine has in newer versions.
+for t in $targets; do cp "$build/tests/$t" "$stage/bin/"; done
+# Every library the binaries load, but the C/C++ runtime, the GPU driver and the CUDA
+# 13 toolkit's own libraries, which the GPU machine has.
 ldd "$stage"/bin/* | awk '/=> \//{print $3}' | sort -u |
-  grep -vE '/(libc|libm|libdl|librt|libpthread|libgcc_s|libstdc\+\+|ld-linux[^/]*|libcuda|libnvidia[^/]*)\.so' |
+  grep -vE '/(libc|libm|libdl|librt|libpthread|libgcc_s|libstdc\+\+|ld-linux[^/]*|libcuda|libnvidia[^/]*|libcublas|libcublasLt|libcudart)\.so' |
   xargs -r cp -L -t "$stage/lib/"
 tar -C "$stage" -cJf .device/bundle.tar.xz bin lib
 echo "bundle: $(du -h .device/bundle.tar.xz | cut -f1), binaries: $targets"

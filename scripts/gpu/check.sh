@@ -7,7 +7,9 @@ cd "$(dirname "$0")/../.."
 
 work=$(mktemp -d)
 tar -C "$work" -xJf .device/bundle.tar.xz
-export LD_LIBRARY_PATH="$work/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# cuBLAS comes from the machine's CUDA toolkit.
+cuda_lib=$(dirname "$(find / -name 'libcublas.so.13' -print -quit 2>/dev/null)")
+export LD_LIBRARY_PATH="$work/lib:$cuda_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export LW_SOURCE_DIR="$PWD" QT_QPA_PLATFORM=offscreen
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
