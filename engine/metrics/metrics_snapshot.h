@@ -25,6 +25,7 @@ struct LatencyStats {
 
 // One engine step: what ran in it and how long it took.
 struct StepRecord {
+    std::uint64_t index = 0;  // counts every step the engine ran, so views can join snapshots
     double seconds = 0.0;
     std::size_t prefill_tokens = 0;
     std::size_t decode_tokens = 0;

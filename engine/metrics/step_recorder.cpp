@@ -3,6 +3,7 @@
 namespace lw {
 
 void StepRecorder::record(StepRecord step, std::size_t generated, std::chrono::steady_clock::time_point end) {
+    step.index = next_index_++;
     steps_.push_back({std::move(step), generated, end});
     if (steps_.size() > keep_) steps_.pop_front();
 }
