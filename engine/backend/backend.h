@@ -6,6 +6,7 @@
 #pragma once
 
 #include "core/dtype.h"
+#include "core/error.h"
 #include "core/token_id.h"
 #include "memory/kv_layout.h"
 #include "memory/page_pool.h"
@@ -63,6 +64,11 @@ public:
     // Prepares a base model on this device (weights converted or uploaded as needed).
     // `weights` must outlive the runner, which may keep views into them.
     virtual std::unique_ptr<ModelRunner> load_model(const ModelConfig& config, const ModelWeights& weights) = 0;
+
+    // The device's memory bandwidth in bytes/s, measured by timing a large copy within
+    // device memory (bytes read + bytes written over the time): lora-bench's yardstick
+    // for memory-bound decode steps. Throws lw::Error where a backend cannot measure it.
+    virtual double measure_copy_bandwidth() { fail("backend ", name(), " cannot measure its copy bandwidth"); }
 };
 
 }  // namespace lw

@@ -473,4 +473,13 @@ std::string Engine::backend_name() const {
     return impl_->backend->name();
 }
 
+DType Engine::pool_dtype() const {
+    return impl_->backend->pool_dtype();
+}
+
+double Engine::measure_copy_bandwidth() {
+    std::lock_guard device(impl_->device_mutex);
+    return impl_->backend->measure_copy_bandwidth();
+}
+
 }  // namespace lw

@@ -4,6 +4,7 @@
 // runs on the engine's own thread; every public method is thread-safe.
 #pragma once
 
+#include "core/dtype.h"
 #include "runtime/request.h"
 
 #include <cstddef>
@@ -67,6 +68,11 @@ public:
 
     MetricsSnapshot metrics() const;
     std::string backend_name() const;
+    // The dtype of KV entries and adapter rows in the pool, and the device's measured
+    // copy bandwidth in bytes/s (Backend::measure_copy_bandwidth; waits for the step
+    // in flight): lora-bench's bytes per step and bandwidth floor.
+    DType pool_dtype() const;
+    double measure_copy_bandwidth();
 
     struct Impl;
 

@@ -3,7 +3,10 @@
 #include "backend/cpu/cpu_model_runner.h"
 #include "core/error.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cstring>
+#include <vector>
 
 namespace lw {
 namespace {
@@ -53,6 +56,25 @@ void CpuBackend::read_page(PageId page, std::size_t offset, std::span<std::byte>
 
 std::unique_ptr<ModelRunner> CpuBackend::load_model(const ModelConfig& config, const ModelWeights& weights) {
     return std::make_unique<CpuModelRunner>(config, weights, *this);
+}
+
+double CpuBackend::measure_copy_bandwidth() {
+    // Large enough to leave every cache; split over the threads that run the kernels.
+    constexpr std::size_t kBytes = std::size_t{256} << 20;
+    const std::size_t parts = static_cast<std::size_t>(threads_.size()) * 4;
+    const std::size_t part = (kBytes / parts + kPageAlign - 1) / kPageAlign * kPageAlign;
+    std::vector<std::byte> from(kBytes, std::byte{1}), to(kBytes, std::byte{0});
+    double best = 0.0;
+    for (int run = 0; run < 4; ++run) {  // the first run also maps `to`'s pages in
+        const auto start = std::chrono::steady_clock::now();
+        threads_.parallel_for(parts, [&](std::size_t i) {
+            const std::size_t begin = std::min(kBytes, i * part);
+            std::memcpy(to.data() + begin, from.data() + begin, std::min(kBytes, begin + part) - begin);
+        });
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        if (run > 0) best = std::max(best, 2.0 * static_cast<double>(kBytes) / seconds);
+    }
+    return best;
 }
 
 }  // namespace lw

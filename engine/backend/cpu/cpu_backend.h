@@ -22,6 +22,8 @@ public:
     void write_page(PageId page, std::size_t offset, std::span<const std::byte> bytes) override;
     void read_page(PageId page, std::size_t offset, std::span<std::byte> out) const override;
     std::unique_ptr<ModelRunner> load_model(const ModelConfig& config, const ModelWeights& weights) override;
+    // A parallel memcpy of 256 MiB in host RAM, best of a few runs.
+    double measure_copy_bandwidth() override;
 
     // A page's bytes, for the kernels (which have checked `page` against page_count()).
     std::byte* page_data(PageId page) const { return memory_.get() + page * page_stride_; }
