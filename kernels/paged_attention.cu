@@ -1,0 +1,288 @@
+#include "paged_attention.h"
+
+#include "cuda_check.h"
+#include "half_io.cuh"
+#include "paged_kv_device.cuh"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace lw::cuda {
+namespace {
+
+constexpr int kThreads = 128;
+constexpr int kTile = 32;  // KV positions per shared-memory tile
+constexpr int kMaxSharedBytes = 160 * 1024;
+constexpr float kNegInf = -INFINITY;
+
+// Query rows a block takes at most: tile tokens x query heads of one KV head.
+int target_rows(int head_dim) {
+    return head_dim > 128 ? 32 : 64;
+}
+
+struct Plan {
+    int group = 0;        // query heads per KV head
+    int tile_tokens = 0;  // query tokens of one sequence per block
+    int tiles_per_seq = 0;
+    int rows = 0;  // tile_tokens * group
+    std::size_t shared_bytes = 0;
+};
+
+Plan make_plan(const AttentionArgs& a) {
+    Plan p;
+    p.group = a.num_heads / a.kv.kv_heads;
+    p.tile_tokens = std::max(1, std::min(a.batch.max_seq_tokens, target_rows(a.kv.head_dim) / p.group));
+    p.tiles_per_seq = (a.batch.max_seq_tokens + p.tile_tokens - 1) / p.tile_tokens;
+    p.rows = p.tile_tokens * p.group;
+    const int hd = a.kv.head_dim;
+    // q, acc: [rows][hd]; k: [kTile][hd + 1] (padded: threads of a warp read one column);
+    // v: [kTile][hd]; scores: [rows][kTile]; running max, sum and rescale per row.
+    const std::size_t floats = 2 * static_cast<std::size_t>(p.rows) * hd + kTile * (2 * hd + 1) +
+                               static_cast<std::size_t>(p.rows) * kTile + 3 * static_cast<std::size_t>(p.rows);
+    p.shared_bytes = floats * sizeof(float);
+    return p;
+}
+
+struct SharedTile {
+    float *q, *acc, *k, *v, *scores, *row_max, *row_sum, *rescale;
+};
+
+__device__ SharedTile carve(float* base, int rows, int hd) {
+    SharedTile s;
+    s.q = base;
+    s.acc = s.q + rows * hd;
+    s.k = s.acc + rows * hd;
+    s.v = s.k + kTile * (hd + 1);
+    s.scores = s.v + kTile * hd;
+    s.row_max = s.scores + rows * kTile;
+    s.row_sum = s.row_max + rows;
+    s.rescale = s.row_sum + rows;
+    return s;
+}
+
+// Loads K and V of positions [first, first + kTile) (those below `end`; zeros beyond,
+// so that masked rows multiply finite values) of one KV head as fp32.
+template <class T>
+__device__ void load_kv_tile(const AttentionArgs& a, int seq, int kv_head, int first, int end, const SharedTile& s) {
+    const int hd = a.kv.head_dim, chunks = hd / 8;
+    for (int c = threadIdx.x; c < kTile * chunks; c += blockDim.x) {
+        const int p = c / chunks, part = c % chunks, position = first + p;
+        float kf[8], vf[8];
+        if (position < end) {
+            const int page = page_of(a.batch, a.kv, a.layer, seq, position);
+            const std::size_t at = static_cast<std::size_t>(kv_head) * hd + part * 8;
+            const uint4 kw = *reinterpret_cast<const uint4*>(kv_at<T>(a.kv, page, position, 0) + at);
+            const uint4 vw = *reinterpret_cast<const uint4*>(kv_at<T>(a.kv, page, position, 1) + at);
+            const T* kh = reinterpret_cast<const T*>(&kw);
+            const T* vh = reinterpret_cast<const T*>(&vw);
+#pragma unroll
+            for (int e = 0; e < 8; ++e) {
+                kf[e] = to_f32(kh[e]);
+                vf[e] = to_f32(vh[e]);
+            }
+        } else {
+#pragma unroll
+            for (int e = 0; e < 8; ++e) kf[e] = vf[e] = 0.0f;
+        }
+#pragma unroll
+        for (int e = 0; e < 8; ++e) {
+            s.k[p * (hd + 1) + part * 8 + e] = kf[e];
+            s.v[p * hd + part * 8 + e] = vf[e];
+        }
+    }
+}
+
+// One block: a tile of one sequence's query tokens, the query heads of one KV head, and
+// one split of the positions they see. Row r of the tile is token r / group, head
+// kv_head * group + r % group.
+template <class T>
+__global__ void __launch_bounds__(kThreads) attention_kernel(AttentionArgs a, Plan plan) {
+    extern __shared__ float shared[];
+    const int seq = blockIdx.x / plan.tiles_per_seq, tile = blockIdx.x % plan.tiles_per_seq;
+    const int kv_head = blockIdx.y, split = blockIdx.z, splits = gridDim.z;
+    const int seq_start = a.batch.seq_starts[seq];
+    const int first_token = tile * plan.tile_tokens;
+    const int tile_tokens = min(plan.tile_tokens, a.batch.seq_starts[seq + 1] - seq_start - first_token);
+    if (tile_tokens <= 0) return;
+    const int hd = a.kv.head_dim, group = plan.group, rows = tile_tokens * group;
+    const int first_position = a.batch.seq_positions[seq] + first_token;
+    const int last_position = first_position + tile_tokens - 1;
+    const SharedTile s = carve(shared, plan.rows, hd);
+
+    // The positions this split reads: a share of the cache blocks the tile sees.
+    const int lo = a.sliding_window > 0 ? max(0, first_position - a.sliding_window + 1) : 0;
+    const int bt = a.kv.block_tokens, first_block = lo / bt;
+    const int blocks = last_position / bt - first_block + 1;
+    const int per_split = (blocks + splits - 1) / splits;
+    const int begin = max(lo, (first_block + split * per_split) * bt);
+    const int end = min(last_position + 1, (first_block + (split + 1) * per_split) * bt);
+
+    for (int i = threadIdx.x; i < rows * hd; i += blockDim.x) {
+        const int r = i / hd, d = i % hd;
+        const int token = seq_start + first_token + r / group, head = kv_head * group + r % group;
+        s.q[i] = to_f32(static_cast<const T*>(a.q)[static_cast<std::size_t>(token) * a.q_stride + head * hd + d]);
+        s.acc[i] = 0.0f;
+    }
+    for (int r = threadIdx.x; r < rows; r += blockDim.x) {
+        s.row_max[r] = kNegInf;
+        s.row_sum[r] = 0.0f;
+    }
+    const float scale = 1.0f / sqrtf(static_cast<float>(hd));
+    // Lanes that share one dot product: all 128 threads busy even for one row.
+    const int pairs = rows * kTile;
+    const int lanes = pairs >= kThreads ? 1 : min(32, kThreads / pairs);
+    const int lane_in_pair = threadIdx.x % lanes;
+
+    for (int first = begin; first < end; first += kTile) {
+        __syncthreads();  // the previous tile's K, V and scores are consumed
+        load_kv_tile<T>(a, seq, kv_head, first, end, s);
+        __syncthreads();
+        for (int base = 0; base < pairs; base += kThreads / lanes) {
+            const int pair = base + threadIdx.x / lanes;
+            const int r = pair / kTile, p = pair % kTile;
+            float dot = 0.0f;
+            if (pair < pairs)
+                for (int d = lane_in_pair; d < hd; d += lanes) dot += s.q[r * hd + d] * s.k[p * (hd + 1) + d];
+            for (int o = lanes / 2; o > 0; o >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, o);
+            if (pair < pairs && lane_in_pair == 0) {
+                const int position = first + p, query = first_position + r / group;
+                const bool visible = position < end && position <= query &&
+                                     (a.sliding_window <= 0 || position > query - a.sliding_window);
+                s.scores[r * kTile + p] = visible ? dot * scale : kNegInf;
+            }
+        }
+        __syncthreads();
+        for (int r = threadIdx.x; r < rows; r += blockDim.x) {
+            float* score = s.scores + r * kTile;
+            float peak = s.row_max[r];
+            for (int p = 0; p < kTile; ++p) peak = fmaxf(peak, score[p]);
+            if (peak == kNegInf) {  // nothing visible yet: keep the empty state
+                for (int p = 0; p < kTile; ++p) score[p] = 0.0f;
+                s.rescale[r] = 1.0f;
+                continue;
+            }
+            float sum = 0.0f;
+            for (int p = 0; p < kTile; ++p) {
+                score[p] = __expf(score[p] - peak);
+                sum += score[p];
+            }
+            s.rescale[r] = __expf(s.row_max[r] - peak);
+            s.row_sum[r] = s.row_sum[r] * s.rescale[r] + sum;
+            s.row_max[r] = peak;
+        }
+        __syncthreads();
+        for (int i = threadIdx.x; i < rows * hd; i += blockDim.x) {
+            const int r = i / hd, d = i % hd;
+            const float* weight = s.scores + r * kTile;
+            float acc = s.acc[i] * s.rescale[r];
+#pragma unroll 8
+            for (int p = 0; p < kTile; ++p) acc += weight[p] * s.v[p * hd + d];
+            s.acc[i] = acc;
+        }
+    }
+    __syncthreads();
+
+    for (int i = threadIdx.x; i < rows * hd; i += blockDim.x) {
+        const int r = i / hd, d = i % hd;
+        const int token = seq_start + first_token + r / group, head = kv_head * group + r % group;
+        if (splits == 1) {
+            // One split covers the query's own position, so its sum is at least 1.
+            static_cast<T*>(a.out)[(static_cast<std::size_t>(token) * a.num_heads + head) * hd + d] =
+                from_f32<T>(s.acc[i] / s.row_sum[r]);
+        } else {
+            const std::size_t part = (static_cast<std::size_t>(token) * a.num_heads + head) * splits + split;
+            float* ws = static_cast<float*>(a.workspace);
+            ws[part * (hd + 2) + d] = s.acc[i];
+            if (d == 0) {
+                ws[part * (hd + 2) + hd] = s.row_max[r];
+                ws[part * (hd + 2) + hd + 1] = s.row_sum[r];
+            }
+        }
+    }
+}
+
+// Merges the splits of each (token, head): out = sum_s acc_s e^(m_s - M) / sum_s l_s e^(m_s - M).
+template <class T>
+__global__ void combine_kernel(AttentionArgs a) {
+    const int token = blockIdx.x, head = blockIdx.y, hd = a.kv.head_dim, splits = a.kv_splits;
+    const float* ws = static_cast<const float*>(a.workspace) +
+                      (static_cast<std::size_t>(token) * a.num_heads + head) * splits * (hd + 2);
+    float peak = kNegInf;
+    for (int s = 0; s < splits; ++s) peak = fmaxf(peak, ws[s * (hd + 2) + hd]);
+    float total = 0.0f;
+    for (int s = 0; s < splits; ++s) {
+        const float m = ws[s * (hd + 2) + hd];
+        if (m != kNegInf) total += ws[s * (hd + 2) + hd + 1] * __expf(m - peak);
+    }
+    for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+        float acc = 0.0f;
+        for (int s = 0; s < splits; ++s) {
+            const float m = ws[s * (hd + 2) + hd];
+            if (m != kNegInf) acc += ws[s * (hd + 2) + d] * __expf(m - peak);
+        }
+        static_cast<T*>(a.out)[(static_cast<std::size_t>(token) * a.num_heads + head) * hd + d] =
+            from_f32<T>(acc / total);
+    }
+}
+
+template <class T>
+void launch(const AttentionArgs& a, const Plan& plan, cudaStream_t stream) {
+    static const int configured = [] {
+        return cudaFuncSetAttribute(attention_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxSharedBytes);
+    }();
+    check(configured, "paged_attention: raising the shared memory limit");
+    const dim3 grid(static_cast<unsigned>(a.batch.num_seqs * plan.tiles_per_seq), static_cast<unsigned>(a.kv.kv_heads),
+                    static_cast<unsigned>(a.kv_splits));
+    attention_kernel<T><<<grid, kThreads, plan.shared_bytes, stream>>>(a, plan);
+    if (a.kv_splits > 1)
+        combine_kernel<T><<<dim3(static_cast<unsigned>(a.batch.num_tokens), static_cast<unsigned>(a.num_heads)),
+                            std::min(a.kv.head_dim, 128), 0, stream>>>(a);
+}
+
+}  // namespace
+
+std::size_t attention_workspace_bytes(int num_tokens, int num_heads, int head_dim, int kv_splits) {
+    if (kv_splits <= 1) return 0;
+    return static_cast<std::size_t>(num_tokens) * num_heads * kv_splits * (head_dim + 2) * sizeof(float);
+}
+
+int suggested_kv_splits(int num_seqs, int kv_heads, int max_context) {
+    int device = 0, sms = 0;
+    check(cudaGetDevice(&device), "suggested_kv_splits: cudaGetDevice");
+    check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "suggested_kv_splits: SM count");
+    const int blocks = std::max(1, num_seqs * kv_heads);
+    const int to_fill = (4 * sms + blocks - 1) / blocks;           // about four resident blocks per SM
+    const int by_length = std::max(1, max_context / (4 * kTile));  // each split reads at least four tiles
+    return std::clamp(std::min(to_fill, by_length), 1, 32);
+}
+
+void paged_attention(const AttentionArgs& a, cudaStream_t stream) {
+    const char* who = "paged_attention";
+    check_paged_kv(a.kv, who);
+    check_token_batch(a.batch, who);
+    if (a.layer < 0 || a.layer >= a.kv.num_layers)
+        fail(who, ": layer ", a.layer, " outside the ", a.kv.num_layers, " of the KV layout");
+    if (a.num_heads <= 0 || a.num_heads % a.kv.kv_heads != 0)
+        fail(who, ": ", a.num_heads, " query heads for ", a.kv.kv_heads, " KV heads");
+    if (a.num_heads / a.kv.kv_heads > target_rows(a.kv.head_dim))
+        fail(who, ": ", a.num_heads / a.kv.kv_heads, " query heads per KV head, at most ", target_rows(a.kv.head_dim),
+             " supported");
+    if (!a.q || !a.out || a.q_stride < a.num_heads * a.kv.head_dim)
+        fail(who, ": q (row stride ", a.q_stride, ") and out are required, rows of ", a.num_heads * a.kv.head_dim);
+    if (a.sliding_window < 0) fail(who, ": sliding window ", a.sliding_window);
+    if (a.kv_splits < 1 || a.kv_splits > 65535) fail(who, ": ", a.kv_splits, " KV splits");
+    const std::size_t needed = attention_workspace_bytes(a.batch.num_tokens, a.num_heads, a.kv.head_dim, a.kv_splits);
+    if (needed > 0 && (!a.workspace || a.workspace_bytes < needed))
+        fail(who, ": workspace of ", a.workspace_bytes, " bytes, ", a.kv_splits, " splits need ", needed);
+    if (a.batch.num_tokens == 0) return;
+    const Plan plan = make_plan(a);
+    if (plan.shared_bytes > static_cast<std::size_t>(kMaxSharedBytes))
+        fail(who, ": ", plan.rows, " rows of head_dim ", a.kv.head_dim, " need ", plan.shared_bytes,
+             " bytes of shared memory");
+    dispatch_half(a.kv.dtype, who, [&](auto tag) { launch<decltype(tag)>(a, plan, stream); });
+    check(cudaGetLastError(), who);
+}
+
+}  // namespace lw::cuda
