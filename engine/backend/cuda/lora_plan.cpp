@@ -78,6 +78,17 @@ LoraPlan::~LoraPlan() {
 void LoraPlan::prepare(const StepBatch& batch, cudaStream_t stream) {
     // The staging buffers are rewritten below: the last step's copies must have read them.
     check(cudaEventSynchronize(uploaded_), "LoRA plan: waiting for the previous step's table upload");
+    try {
+        build_step(batch, stream);
+    } catch (...) {
+        item_count_ = 0;                     // nothing of a refused step is applied
+        cudaEventRecord(uploaded_, stream);  // but the tables it began to upload are waited for
+        throw;
+    }
+    check(cudaEventRecord(uploaded_, stream), "LoRA plan: recording the upload");
+}
+
+void LoraPlan::build_step(const StepBatch& batch, cudaStream_t stream) {
     ++step_;
     item_count_ = 0;
     token_count_ = 0;
@@ -106,20 +117,19 @@ void LoraPlan::prepare(const StepBatch& batch, cudaStream_t stream) {
         }
         token += static_cast<int>(n);
     }
-    token_count_ = token;
-    item_count_ = item_count;
-    if (item_count == 0) return;
 
     // Items number at most ceil(tokens / per item) + sequences: a bound that does not
     // depend on which sequences have adapters, so a captured launch fits any such batch.
+    // The count goes up even when it is 0, so that a graph captured earlier does nothing.
     const auto sequences = static_cast<int>(batch.sequences.size());
     launch_items_ = std::min(token, (token + kLoraTokensPerItem - 1) / kLoraTokensPerItem + sequences);
     std::memcpy(items_host_.get(), &item_count, sizeof(int));
+    token_count_ = token;
+    item_count_ = item_count;
     check(cudaMemcpyAsync(items_device_.get(), items_host_.get(),
                           kItemsOffset + static_cast<std::size_t>(item_count) * sizeof(LoraWorkItem),
                           cudaMemcpyHostToDevice, stream),
           "LoRA plan: uploading the step's work items");
-    check(cudaEventRecord(uploaded_, stream), "LoRA plan: recording the upload");
 }
 
 int LoraPlan::slot_for(const PooledAdapter& adapter, std::size_t sequence, cudaStream_t stream) {

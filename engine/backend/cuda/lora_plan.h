@@ -72,6 +72,7 @@ private:
         bool occupied = false;
     };
 
+    void build_step(const StepBatch& batch, cudaStream_t stream);
     int slot_for(const PooledAdapter& adapter, std::size_t sequence, cudaStream_t stream);
     void upload_slot(int slot, const PooledAdapter& adapter, std::size_t sequence, cudaStream_t stream);
 
