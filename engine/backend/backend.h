@@ -15,6 +15,7 @@
 #include "model/model_weights.h"
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -36,6 +37,22 @@ struct StepBatch {
     std::vector<StepSequence> sequences;
 };
 
+// What a device sampler does: temperature (0 = greedy), top-k and top-p, drawing from
+// the sequence's own seeded stream. Requests that need more (penalties, min-p, logprob
+// alternatives, suppressed tokens before min_tokens) take the host path with logits.
+struct DeviceSampling {
+    float temperature = 0.0f;
+    int top_k = 0;  // 0 or -1: every token
+    float top_p = 1.0f;
+    std::uint64_t seed = 0;
+    std::uint64_t step = 0;  // tokens the sequence sampled before: where its stream stands
+};
+
+struct DeviceSample {
+    TokenId token = 0;
+    float logprob = 0.0f;  // of the model's raw distribution, as the host sampler reports it
+};
+
 class ModelRunner {
 public:
     virtual ~ModelRunner() = default;
@@ -44,6 +61,15 @@ public:
     // Runs the batch. `logits` holds vocab_size floats for each sequence that wants
     // them, in batch order. Throws lw::Error on malformed input (naming the sequence).
     virtual void forward(const StepBatch& batch, std::span<float> logits) = 0;
+
+    // Whether forward_sampled works: the device draws tokens so that only their ids
+    // and logprobs cross to the host.
+    virtual bool samples_on_device() const { return false; }
+    // Runs the batch and samples the next token of each sequence that wants logits
+    // with samplers[k] into out[k] (both in batch order). Throws lw::Error where the
+    // runner does not sample on the device.
+    virtual void forward_sampled(const StepBatch& batch, std::span<const DeviceSampling> samplers,
+                                 std::span<DeviceSample> out);
 };
 
 class Backend {

@@ -1,6 +1,10 @@
 #include "runtime/engine.h"
 
 #include "backend/cpu/cpu_backend.h"
+#ifdef LW_HAVE_CUDA
+#include "backend/cuda/cuda_backend.h"
+#include "cuda_check.h"
+#endif
 #include "memory/adapter_manager.h"
 #include "metrics/latency_recorder.h"
 #include "metrics/metrics_snapshot.h"
@@ -35,8 +39,22 @@ std::unique_ptr<Backend> make_backend(const EngineConfig& c) {
     if (c.pool_bytes < c.page_bytes)
         fail("engine: pool_bytes (", c.pool_bytes, ") must hold at least one page of ", c.page_bytes, " bytes");
     if (c.backend != "cpu" && c.backend != "cuda") fail("engine: unknown backend '", c.backend, "' (cpu or cuda)");
-    if (c.backend == "cuda") std::fprintf(stderr, "lora-workbench: the CUDA backend is not available; using the CPU\n");
-    return std::make_unique<CpuBackend>(c.pool_bytes / c.page_bytes, c.page_bytes, c.threads);
+    const std::size_t pages = c.pool_bytes / c.page_bytes;
+    if (c.backend == "cuda") {
+#ifdef LW_HAVE_CUDA
+        if (cuda::device_count() > 0)
+            return std::make_unique<CudaBackend>(
+                pages, c.page_bytes,
+                CudaBackendOptions{DType::F16, c.max_num_seqs, c.max_num_batched_tokens, c.max_lora_rank, c.max_loras});
+        const char* why = "no CUDA device was found";
+#else
+        const char* why = "this build has no CUDA";
+#endif
+        // Once per process: tests and tools create many engines.
+        static std::once_flag said;
+        std::call_once(said, [why] { std::fprintf(stderr, "lora-workbench: %s; using the CPU backend\n", why); });
+    }
+    return std::make_unique<CpuBackend>(pages, c.page_bytes, c.threads);
 }
 
 double seconds_between(Clock::time_point from, Clock::time_point to) {
@@ -72,7 +90,12 @@ struct Engine::Impl final : SchedulerMemory {
         BaseModel* base = nullptr;
         std::vector<ScheduledChunk> chunks;
         StepBatch batch;
-        std::vector<Sequence*> sampling;  // the sequences whose logits come back, in order
+        std::vector<Sequence*> sampling;  // the sequences that get a next token, in order
+        // Either the device draws every one of their tokens (when each can be drawn
+        // there) or their logits come back and the host samples.
+        bool on_device = false;
+        std::vector<DeviceSampling> samplers;
+        std::vector<DeviceSample> samples;
         std::vector<float> logits;
         std::string error;  // why the forward pass failed
     };
@@ -279,13 +302,24 @@ Engine::Impl::BaseBatch Engine::Impl::prepare(BaseModel& base, std::vector<Sched
         record.tokens_by_model[seq.request().model] += c.count;
     }
     b.chunks = std::move(chunks);
-    b.logits.resize(b.sampling.size() * static_cast<std::size_t>(base.model->config.vocab_size));
+    b.on_device =
+        base.runner->samples_on_device() &&
+        std::all_of(b.sampling.begin(), b.sampling.end(), [](const Sequence* s) { return s->device_sampling(); });
+    if (b.on_device) {
+        for (const Sequence* s : b.sampling) b.samplers.push_back(*s->device_sampling());
+        b.samples.resize(b.sampling.size());
+    } else {
+        b.logits.resize(b.sampling.size() * static_cast<std::size_t>(base.model->config.vocab_size));
+    }
     return b;
 }
 
 void Engine::Impl::forward(BaseBatch& b) {
     try {
-        b.base->runner->forward(b.batch, b.logits);
+        if (b.on_device)
+            b.base->runner->forward_sampled(b.batch, b.samplers, b.samples);
+        else
+            b.base->runner->forward(b.batch, b.logits);
     } catch (const std::exception& e) {
         b.error = cat("the forward pass of ", b.base->name, " failed: ", e.what());
     }
@@ -306,7 +340,10 @@ void Engine::Impl::complete(BaseBatch& b, std::size_t& generated, Events& events
         std::optional<FinishReason> reason;
         GenerationEvent event;
         try {
-            event = seq.sample(std::span(b.logits).subspan(k * vocab, vocab), reason);
+            if (b.on_device)
+                event = seq.accept(SampledToken{b.samples[k].token, b.samples[k].logprob, {}}, reason);
+            else
+                event = seq.sample(std::span(b.logits).subspan(k * vocab, vocab), reason);
         } catch (const std::exception& e) {
             finish(seq, FinishReason::Error, cat("sampling failed: ", e.what()), events);
             continue;

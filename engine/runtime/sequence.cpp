@@ -22,7 +22,8 @@ Sequence::Sequence(RequestId id, GenerationRequest request, EventCallback on_eve
       rules_(std::move(rules)),
       tokens_(request_.prompt),
       prompt_size_(request_.prompt.size()),
-      sampler_(request_.sampling, seed_from_id(id)),
+      seed_(request_.sampling.seed.value_or(seed_from_id(id))),
+      sampler_(request_.sampling, seed_),
       stop_strings_(request_.stop) {
     history_.add_prompt(request_.prompt);
     if (tokenizer) decoder_.emplace(*tokenizer, true);
@@ -41,7 +42,18 @@ bool Sequence::is_stop_token(TokenId token) const {
 }
 
 GenerationEvent Sequence::sample(std::span<const float> logits, std::optional<FinishReason>& finish) {
-    SampledToken t = sampler_.sample(logits, history_, suppressed());
+    return accept(sampler_.sample(logits, history_, suppressed()), finish);
+}
+
+std::optional<DeviceSampling> Sequence::device_sampling() const {
+    const SamplingParams& p = request_.sampling;
+    if (p.min_p > 0.0f || p.repetition_penalty != 1.0f || p.presence_penalty != 0.0f || p.frequency_penalty != 0.0f ||
+        p.top_logprobs > 0 || !suppressed().empty())
+        return std::nullopt;
+    return DeviceSampling{p.temperature, p.top_k, p.top_p, seed_, generated()};
+}
+
+GenerationEvent Sequence::accept(const SampledToken& t, std::optional<FinishReason>& finish) {
     tokens_.push_back(t.token);
     history_.add_output(t.token);
 
@@ -50,7 +62,7 @@ GenerationEvent Sequence::sample(std::span<const float> logits, std::optional<Fi
     ev.request = id_;
     ev.token = t.token;
     ev.logprob = t.logprob;
-    if (request_.logprobs) ev.top_logprobs = std::move(t.top);
+    if (request_.logprobs) ev.top_logprobs = t.top;
 
     finish.reset();
     // EOS and stop tokens end the sequence without text of their own.

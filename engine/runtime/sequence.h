@@ -4,6 +4,7 @@
 // (computed back to 0) and the tokens are prefilled again when it is readmitted.
 #pragma once
 
+#include "backend/backend.h"
 #include "memory/pooled_adapter.h"
 #include "runtime/request.h"
 #include "runtime/sampler.h"
@@ -62,6 +63,11 @@ public:
     // Samples the next token from `logits`, appends it and returns its Token event;
     // `finish` is set when the sequence is done.
     GenerationEvent sample(std::span<const float> logits, std::optional<FinishReason>& finish);
+    // How a device may draw the next token instead, or nullopt when the host sampler
+    // must see the logits (penalties, min-p, logprob alternatives, suppressed tokens).
+    std::optional<DeviceSampling> device_sampling() const;
+    // Appends a token drawn on the device, as sample() appends its own.
+    GenerationEvent accept(const SampledToken& t, std::optional<FinishReason>& finish);
     // The Finished event, with any text held back.
     GenerationEvent finished(FinishReason reason, std::string error = {});
 
@@ -78,6 +84,7 @@ private:
     std::vector<TokenId> tokens_;
     std::size_t prompt_size_;
     std::size_t computed_ = 0;
+    std::uint64_t seed_;  // the sampler's stream: the request's seed, else one from its id
     Sampler sampler_;
     TokenHistory history_;
     std::optional<StreamingDecoder> decoder_;

@@ -1,0 +1,65 @@
+// One NVIDIA GPU as a device: the unified page pool is ONE cudaMalloc'd allocation
+// (page p at base + p * page_stride, pages 256-byte aligned), adapter pages are written
+// through an upload stream that the next forward waits for, and every runner's kernels
+// run in order on the backend's compute stream. The pool holds KV entries and adapter
+// rows in the backend's activation dtype (F16 unless the options say BF16), whatever
+// the stored dtype of a model's weights: every model on the device computes in it.
+#pragma once
+
+#include "backend/backend.h"
+#include "backend/cuda/cuda_buffer.h"
+#include "backend/cuda/upload_queue.h"
+
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+
+namespace lw {
+
+struct CudaBackendOptions {
+    DType dtype = DType::F16;  // activations, KV cache and adapter rows: F16 or BF16
+    // What one step may hold: runners allocate their buffers for this once.
+    int max_num_seqs = 256;
+    int max_num_batched_tokens = 2048;
+    // What the LoRA tables are sized for: the largest rank, and adapters in the pool at once.
+    int max_lora_rank = 64;
+    int max_loras = 4;
+};
+
+class CudaBackend final : public Backend {
+public:
+    // Throws lw::Error when there is no GPU, the pool does not fit, or the options are bad.
+    CudaBackend(std::size_t page_count, std::size_t page_bytes, CudaBackendOptions options = {});
+    ~CudaBackend() override;
+
+    std::string name() const override;
+    std::size_t page_count() const override { return page_count_; }
+    std::size_t page_bytes() const override { return page_bytes_; }
+    DType pool_dtype() const override { return options_.dtype; }
+    void write_page(PageId page, std::size_t offset, std::span<const std::byte> bytes) override;
+    void read_page(PageId page, std::size_t offset, std::span<std::byte> out) const override;
+    std::unique_ptr<ModelRunner> load_model(const ModelConfig& config, const ModelWeights& weights) override;
+    // Device-to-device copies of 256 MiB timed with events, best of a few runs.
+    double measure_copy_bandwidth() override;
+
+    const CudaBackendOptions& options() const { return options_; }
+    std::byte* pool_base() const { return pool_.as<std::byte>(); }
+    std::size_t page_stride() const { return page_stride_; }
+    cudaStream_t stream() const { return stream_; }
+    cublasHandle_t cublas() const { return cublas_; }
+    // Makes the compute stream wait for every page written so far (the start of a forward).
+    void order_uploads_before_compute() { uploads_.order_before(stream_); }
+
+private:
+    void check_range(PageId page, std::size_t offset, std::size_t size, const char* what) const;
+
+    std::size_t page_count_;
+    std::size_t page_bytes_;
+    std::size_t page_stride_;
+    CudaBackendOptions options_;
+    cuda::CudaBuffer pool_;
+    cudaStream_t stream_ = nullptr;
+    cublasHandle_t cublas_ = nullptr;
+    mutable cuda::UploadQueue uploads_;
+};
+
+}  // namespace lw

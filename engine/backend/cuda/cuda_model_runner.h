@@ -1,0 +1,63 @@
+// A Llama-family decoder (Llama, Mistral, Qwen2, SmolLM) on one GPU in fp16 or bf16:
+// weights uploaded once (device_weights.h), base GEMMs on cuBLAS with fp32
+// accumulation, q|k|v and gate|up as single GEMMs, LoRA through the segmented kernels
+// (lora_plan.h), RoPE fused with the paged K/V write, paged attention over pool pages,
+// fused residual + RMSNorm and SiLU·mul, logits (fp32) only for the sequences that want
+// them, and sampling on the device when every one of them can be sampled there. All
+// buffers are allocated once, for the backend's max_num_seqs and
+// max_num_batched_tokens. forward() is called from one thread at a time.
+#pragma once
+
+#include "backend/backend.h"
+#include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/device_weights.h"
+#include "backend/cuda/lora_plan.h"
+#include "backend/cuda/step_inputs.h"
+#include "sampling.h"
+
+#include <memory>
+
+namespace lw {
+
+class CudaModelRunner final : public ModelRunner {
+public:
+    // Throws lw::Error when the config or the weights are inconsistent or do not fit.
+    CudaModelRunner(const ModelConfig& config, const ModelWeights& weights, CudaBackend& backend);
+
+    const ModelConfig& config() const override { return config_; }
+    const KvLayout& kv_layout() const override { return kv_layout_; }
+    void forward(const StepBatch& batch, std::span<float> logits) override;
+    bool samples_on_device() const override { return true; }
+    void forward_sampled(const StepBatch& batch, std::span<const DeviceSampling> samplers,
+                         std::span<DeviceSample> out) override;
+
+private:
+    // Runs the decoder over the batch and leaves the wanted logits in logits_; returns
+    // how many sequences want them.
+    int run(const StepBatch& batch);
+    // y = x W^T for the batch's tokens, plus the LoRA of each token's adapter on `modules`.
+    void project(int layer, std::initializer_list<int> modules, const void* x, const void* w, int in, void* y, int out,
+                 int tokens);
+    cuda::DevicePagedKv paged_kv() const;
+    void finish_step(const StepBatch& batch);
+
+    ModelConfig config_;
+    CudaBackend& backend_;
+    DType dtype_;
+    KvLayout kv_layout_;
+    cuda::DeviceWeights weights_;
+    cuda::CudaBuffer inv_freq_;  // rope frequencies, fp32
+    cuda::LoraPlan lora_;
+    cuda::StepInputs inputs_;
+    int kv_splits_max_ = 1;
+
+    // Activations, [max tokens][width] in dtype_ unless said otherwise.
+    cuda::CudaBuffer x_, xn_, qkv_, attn_, gate_up_, act_, delta_;
+    cuda::CudaBuffer last_;                      // [max seqs][hidden]: the final norm of each wanted row
+    cuda::CudaBuffer logits_;                    // [max seqs][vocab] fp32
+    cuda::CudaBuffer workspace_;                 // split-K attention partials for decode steps
+    cuda::CudaBuffer settings_host_, settings_;  // [max seqs] cuda::SamplingSettings
+    cuda::CudaBuffer drawn_host_, drawn_;        // [max seqs] token ids, then [max seqs] logprobs
+};
+
+}  // namespace lw
