@@ -34,7 +34,7 @@ __global__ void rms_norm_kernel(T* x, const T* delta, const T* weight, T* out, i
 void launch(DType dtype, void* x, const void* delta, const void* weight, void* out, int rows, int n, float eps,
             cudaStream_t stream, const char* who) {
     if (rows < 0 || n <= 0) fail(who, ": ", rows, " rows of ", n, " values");
-    if (x == out) fail(who, ": out may not alias x");
+    if (x && x == out) fail(who, ": out may not alias x");
     dispatch_half(dtype, who, [&](auto tag) {
         using T = decltype(tag);
         if (rows > 0)
