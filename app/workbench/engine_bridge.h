@@ -62,6 +62,9 @@ signals:
     void chatToken(quint64 ticket, const QString& text);
     void chatFinished(quint64 ticket, const workbench::ChatStats& stats);
     void metricsUpdated(const workbench::MetricsPtr& snapshot);
+    // The engine thread starts or ends a long task (starting, loading a model or an
+    // adapter); `what` says which, for the status bar. Tasks queue, so busy may stay true.
+    void busyChanged(bool busy, const QString& what);
 
 private:
     struct Worker;
