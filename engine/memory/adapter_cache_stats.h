@@ -39,6 +39,8 @@ struct AdapterResidency {
     AdapterTier tier = AdapterTier::Disk;
     bool loading = false;
     int pins = 0;               // requests using it now
+    std::uint64_t hits = 0;     // requests that found it in the pool
+    std::uint64_t misses = 0;   // requests that had to wait for it to reach the pool
     std::vector<PageId> pages;  // in the pool, when tier is Pool
     std::string error;          // why its last load failed; it is unusable until registered again
 };

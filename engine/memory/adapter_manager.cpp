@@ -82,6 +82,7 @@ AcquireResult AdapterManager::acquire(const std::string& name) {
     if (!e.error.empty()) return AcquireResult{AcquireStatus::Failed, nullptr, e.error};
     if (e.pooled) {
         ++pool_stats_.hits;
+        ++e.hits;
         ++e.pins;
         e.last_used = ++clock_;
         return AcquireResult{AcquireStatus::Ready, &*e.pooled, {}};
@@ -94,6 +95,7 @@ AcquireResult AdapterManager::acquire(const std::string& name) {
     }
     ++pool_stats_.misses;
     ++host_stats_.misses;
+    ++e.misses;
     e.miss_counted = true;
     return with_status(AcquireStatus::Loading);
 }
@@ -173,6 +175,8 @@ std::vector<AdapterResidency> AdapterManager::residency() const {
         r.tier = e.pooled ? AdapterTier::Pool : e.host ? AdapterTier::Host : AdapterTier::Disk;
         r.loading = e.loading;
         r.pins = e.pins;
+        r.hits = e.hits;
+        r.misses = e.misses;
         if (e.pooled) r.pages = e.pooled->pages;
         r.error = e.error;
         out.push_back(std::move(r));
@@ -252,6 +256,7 @@ AcquireResult AdapterManager::place_in_pool(const std::string& name, Entry& e) {
     } else {
         ++pool_stats_.misses;
         ++host_stats_.hits;
+        ++e.misses;
     }
     ++e.pins;
     e.last_used = ++clock_;

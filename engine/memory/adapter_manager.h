@@ -110,6 +110,7 @@ private:
         std::optional<PooledAdapter> pooled;      // its rows in the pool
         std::size_t pages = 0;                    // pool pages it takes, as of its last read
         int pins = 0;
+        std::uint64_t hits = 0, misses = 0;  // this adapter's share of the pool tier's
         bool loading = false;
         bool miss_counted = false;  // the load in flight was started by an acquire's miss
         std::string error;          // a failed load: unusable until registered again
