@@ -398,6 +398,10 @@ void HttpServer::Impl::routes() {
     server.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
         send_error(res, ApiError(500, "internal_error", "", "internal error"));
     });
+    if (config.on_request)
+        server.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+            config.on_request(req.method, req.path, res.status);
+        });
 
     using Req = const httplib::Request&;
     using Res = httplib::Response&;

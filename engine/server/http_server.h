@@ -5,6 +5,7 @@
 // engine and wait for its events, so one slow or failing client holds up no other.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -18,6 +19,9 @@ struct HttpServerConfig {
     int max_loras = 0;         // shown in vllm:lora_requests_info
     int threads = 128;         // concurrent connections (a stream holds its thread until done)
     std::size_t max_body_bytes = 16u << 20;
+    // Called once each request is answered, on its connection's thread (the workbench's
+    // request log): method, path and HTTP status.
+    std::function<void(const std::string& method, const std::string& path, int status)> on_request;
 };
 
 class HttpServer {
