@@ -12,11 +12,17 @@
 namespace lw::cuda {
 namespace {
 
-constexpr int kThreads = 256;
+constexpr int kThreads = 256;  // shrink blocks
 constexpr int kWarps = kThreads / 32;
-constexpr int kShrinkRowsPerBlock = 16;  // rank rows per shrink block: small, so decode fills the GPU
-constexpr int kUnroll = 4;               // 16-byte loads each lane keeps in flight
-constexpr int kMaxRank = 1024;           // keeps the expand block's shared tables under 48 KB
+constexpr int kExpandThreads = 64;  // expand blocks: 512 columns each, so that decode spreads over every SM
+constexpr int kUnroll = 8;          // 16-byte loads each thread issues before using the first
+constexpr int kMaxRank = 1024;      // keeps the expand block's shared tables under 48 KB
+// Shrink shapes: decode-sized steps give each A row to 4 warps (a quarter of the row each)
+// so that enough loads are in flight; larger steps give a warp a whole row, which reads
+// each token's x fewer times.
+constexpr int kDecodeRowsPerBlock = 2;
+constexpr int kPrefillRowsPerBlock = 8;
+constexpr int kDecodeMaxItems = 128;
 
 // Eight values of a 16-byte vector of halves or bfloat16s, as floats.
 template <class T>
@@ -66,34 +72,38 @@ __device__ inline const void* const* slot_rows(const LoraStepTables& tables, con
     return tables.rows + static_cast<std::size_t>(item.slot) * tables.rows_per_slot + first_row;
 }
 
-// Block (item, fused module, group of rank rows). Each warp takes one A row at a time,
-// reads it once with 16-byte loads and dots it with every token of the item.
-template <class T>
+// Block (item, fused module, kRows rank rows). kWarps / kRows warps share each A row,
+// each reading its share once with 16-byte loads and dotting it with every token of the
+// item; the partial sums meet in shared memory.
+template <class T, int kRows>
 __global__ void __launch_bounds__(kThreads)
     shrink_kernel(LoraStepTables tables, LoraProjection projection, const uint4* __restrict__ x, float* __restrict__ t,
                   int max_rank) {
+    constexpr int kSplit = kWarps / kRows;
     if (static_cast<int>(blockIdx.x) >= *tables.item_count) return;
     const LoraWorkItem item = tables.items[blockIdx.x];
     const int fused = static_cast<int>(blockIdx.y);
     const LoraModuleEntry entry = module_entry(tables, item, projection, fused);
-    const int row_end = min(entry.rank, static_cast<int>(blockIdx.z + 1) * kShrinkRowsPerBlock);
-    const void* const* a_rows = slot_rows(tables, item, entry.first_row);
-    const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
-    const int n8 = projection.in_features / 8;
+    const int first_row = static_cast<int>(blockIdx.z) * kRows;
+    if (first_row >= entry.rank) return;
 
-    for (int r = static_cast<int>(blockIdx.z) * kShrinkRowsPerBlock + warp; r < row_end; r += kWarps) {
-        const auto* a = static_cast<const uint4*>(a_rows[r]);
-        float acc[kLoraTokensPerItem] = {};
-        for (int c0 = lane; c0 < n8; c0 += 32 * kUnroll) {
+    const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
+    const int row = first_row + warp / kSplit, part = warp % kSplit;
+    const int n8 = projection.in_features / 8;
+    float acc[kLoraTokensPerItem] = {};
+    if (row < entry.rank) {
+        const auto* a = static_cast<const uint4*>(slot_rows(tables, item, entry.first_row)[row]);
+        constexpr int kStride = 32 * kSplit;
+        for (int c0 = part * 32 + lane; c0 < n8; c0 += kStride * kUnroll) {
             uint4 av[kUnroll];
 #pragma unroll
             for (int u = 0; u < kUnroll; ++u) {
-                const int c = c0 + 32 * u;
+                const int c = c0 + kStride * u;
                 av[u] = c < n8 ? __ldg(a + c) : make_uint4(0, 0, 0, 0);
             }
 #pragma unroll
             for (int u = 0; u < kUnroll; ++u) {
-                const int c = c0 + 32 * u;
+                const int c = c0 + kStride * u;
                 if (c >= n8) continue;
                 float af[8];
                 to_float8<T>(av[u], af);
@@ -107,55 +117,74 @@ __global__ void __launch_bounds__(kThreads)
                 }
             }
         }
+    }
+    __shared__ float partial[kWarps][kLoraTokensPerItem];
 #pragma unroll
-        for (int k = 0; k < kLoraTokensPerItem; ++k) {
+    for (int k = 0; k < kLoraTokensPerItem; ++k) {
 #pragma unroll
-            for (int s = 16; s > 0; s /= 2) acc[k] += __shfl_xor_sync(0xffffffffu, acc[k], s);
-            if (lane == k && k < item.tokens)
-                t[(static_cast<std::size_t>(item.first_token + k) * kLoraMaxFused + fused) * max_rank + r] = acc[k];
+        for (int s = 16; s > 0; s /= 2) acc[k] += __shfl_xor_sync(0xffffffffu, acc[k], s);
+        if (lane == 0) partial[warp][k] = acc[k];
+    }
+    __syncthreads();
+    if (static_cast<int>(threadIdx.x) < kRows * kLoraTokensPerItem) {
+        const int r = static_cast<int>(threadIdx.x) / kLoraTokensPerItem,
+                  k = static_cast<int>(threadIdx.x) % kLoraTokensPerItem;
+        if (first_row + r < entry.rank && k < item.tokens) {
+            float sum = 0.0f;
+#pragma unroll
+            for (int p = 0; p < kSplit; ++p) sum += partial[r * kSplit + p][k];
+            t[(static_cast<std::size_t>(item.first_token + k) * kLoraMaxFused + fused) * max_rank + first_row + r] =
+                sum;
         }
     }
 }
 
-// Block (item, fused module, group of kThreads * 8 output columns). Each thread owns 8
+// Block (item, fused module, kExpandThreads * 8 output columns). Each thread owns 8
 // columns and reads each B^T row's 16 bytes there once for all the item's tokens; the
 // shrunk values (scaled) and the row addresses sit in shared memory.
 template <class T>
-__global__ void __launch_bounds__(kThreads)
+__global__ void __launch_bounds__(kExpandThreads)
     expand_kernel(LoraStepTables tables, LoraProjection projection, const float* __restrict__ t, T* __restrict__ y,
                   int y_stride, int max_rank) {
     if (static_cast<int>(blockIdx.x) >= *tables.item_count) return;
     const LoraWorkItem item = tables.items[blockIdx.x];
     const int fused = static_cast<int>(blockIdx.y);
     const LoraModuleEntry entry = module_entry(tables, item, projection, fused);
-    if (entry.rank == 0) return;
+    const int col8 = static_cast<int>(blockIdx.z) * kExpandThreads + static_cast<int>(threadIdx.x);
+    if (entry.rank == 0 || static_cast<int>(blockIdx.z) * kExpandThreads >= projection.out_features[fused] / 8) return;
 
     extern __shared__ __align__(16) unsigned char shared[];
     auto* b_rows = reinterpret_cast<const uint4**>(shared);
     auto* shrunk = reinterpret_cast<float*>(shared + sizeof(void*) * static_cast<std::size_t>(max_rank));
     const void* const* rows = slot_rows(tables, item, entry.first_row + static_cast<std::uint32_t>(entry.rank));
-    for (int i = static_cast<int>(threadIdx.x); i < entry.rank; i += kThreads)
+    for (int i = static_cast<int>(threadIdx.x); i < entry.rank; i += kExpandThreads)
         b_rows[i] = static_cast<const uint4*>(rows[i]);
-    for (int i = static_cast<int>(threadIdx.x); i < item.tokens * entry.rank; i += kThreads) {
+    for (int i = static_cast<int>(threadIdx.x); i < item.tokens * entry.rank; i += kExpandThreads) {
         const int k = i / entry.rank, r = i % entry.rank;
         shrunk[i] =
             entry.scale * t[(static_cast<std::size_t>(item.first_token + k) * kLoraMaxFused + fused) * max_rank + r];
     }
     __syncthreads();
-
-    const int col8 = static_cast<int>(blockIdx.z) * kThreads + static_cast<int>(threadIdx.x);
     if (col8 >= projection.out_features[fused] / 8) return;
+
     float acc[kLoraTokensPerItem][8] = {};
-#pragma unroll kUnroll
-    for (int r = 0; r < entry.rank; ++r) {
-        float bf[8];
-        to_float8<T>(__ldg(b_rows[r] + col8), bf);
+    for (int r0 = 0; r0 < entry.rank; r0 += kUnroll) {
+        uint4 bv[kUnroll];
 #pragma unroll
-        for (int k = 0; k < kLoraTokensPerItem; ++k) {
-            if (k >= item.tokens) continue;
-            const float s = shrunk[k * entry.rank + r];
+        for (int u = 0; u < kUnroll; ++u)
+            bv[u] = r0 + u < entry.rank ? __ldg(b_rows[r0 + u] + col8) : make_uint4(0, 0, 0, 0);
 #pragma unroll
-            for (int j = 0; j < 8; ++j) acc[k][j] = fmaf(s, bf[j], acc[k][j]);
+        for (int u = 0; u < kUnroll; ++u) {
+            if (r0 + u >= entry.rank) continue;
+            float bf[8];
+            to_float8<T>(bv[u], bf);
+#pragma unroll
+            for (int k = 0; k < kLoraTokensPerItem; ++k) {
+                if (k >= item.tokens) continue;
+                const float s = shrunk[k * entry.rank + r0 + u];
+#pragma unroll
+                for (int j = 0; j < 8; ++j) acc[k][j] = fmaf(s, bf[j], acc[k][j]);
+            }
         }
     }
 #pragma unroll
@@ -205,22 +234,31 @@ void check_arguments(const LoraStepTables& tables, const LoraProjection& p, DTyp
         fail(who, ": layer ", p.layer, ": x, y and scratch must be 16-byte aligned device memory and the tables set");
 }
 
+template <class T, int kRows>
+void launch_shrink(const LoraStepTables& tables, const LoraProjection& p, const void* x, float* scratch, int max_rank,
+                   int launch_items, cudaStream_t stream) {
+    const dim3 grid(static_cast<unsigned>(launch_items), static_cast<unsigned>(p.count),
+                    static_cast<unsigned>((max_rank + kRows - 1) / kRows));
+    shrink_kernel<T, kRows><<<grid, kThreads, 0, stream>>>(tables, p, static_cast<const uint4*>(x), scratch, max_rank);
+    check(cudaGetLastError(), "LoRA shrink launch");
+}
+
 template <class T>
 void launch(const LoraStepTables& tables, const LoraProjection& p, const void* x, void* y, int y_stride, float* scratch,
             int max_rank, int launch_items, cudaStream_t stream) {
+    if (launch_items <= kDecodeMaxItems)
+        launch_shrink<T, kDecodeRowsPerBlock>(tables, p, x, scratch, max_rank, launch_items, stream);
+    else
+        launch_shrink<T, kPrefillRowsPerBlock>(tables, p, x, scratch, max_rank, launch_items, stream);
+
     int max_out = 0;
     for (int i = 0; i < p.count; ++i) max_out = std::max(max_out, p.out_features[i]);
-    const dim3 shrink_grid(static_cast<unsigned>(launch_items), static_cast<unsigned>(p.count),
-                           static_cast<unsigned>((max_rank + kShrinkRowsPerBlock - 1) / kShrinkRowsPerBlock));
-    shrink_kernel<T><<<shrink_grid, kThreads, 0, stream>>>(tables, p, static_cast<const uint4*>(x), scratch, max_rank);
-    check(cudaGetLastError(), "LoRA shrink launch");
-
-    const dim3 expand_grid(static_cast<unsigned>(launch_items), static_cast<unsigned>(p.count),
-                           static_cast<unsigned>((max_out / 8 + kThreads - 1) / kThreads));
+    const dim3 grid(static_cast<unsigned>(launch_items), static_cast<unsigned>(p.count),
+                    static_cast<unsigned>((max_out / 8 + kExpandThreads - 1) / kExpandThreads));
     const std::size_t shared =
         static_cast<std::size_t>(max_rank) * (sizeof(void*) + kLoraTokensPerItem * sizeof(float));
     expand_kernel<T>
-        <<<expand_grid, kThreads, shared, stream>>>(tables, p, scratch, static_cast<T*>(y), y_stride, max_rank);
+        <<<grid, kExpandThreads, shared, stream>>>(tables, p, scratch, static_cast<T*>(y), y_stride, max_rank);
     check(cudaGetLastError(), "LoRA expand launch");
 }
 

@@ -376,7 +376,7 @@ private slots:
         }
     }
 
-    void oneTokenPerAdapterAndAllTokensOnOne() {
+    void decodeOneAdapterAndManySequenceSteps() {
         for (DType dtype : {DType::F16, DType::BF16}) {
             std::mt19937 rng(99);
             const lw::ModelConfig config = small_config();
@@ -395,13 +395,16 @@ private slots:
             for (const auto& a : adapters) decode.emplace_back(1, a.get());
             const TestStep decode_step(decode);
             const TestStep one_adapter({{300, adapters[7].get()}});
-            for (const TestStep* step : {&decode_step, &one_adapter}) {
+            std::vector<std::pair<int, const TestAdapter*>> chunks;  // over 128 items: the other shrink shape
+            for (int i = 0; i < 150; ++i) chunks.emplace_back(2, i % 5 == 0 ? nullptr : adapters[i % 48].get());
+            const TestStep many_sequences(chunks);
+            for (const TestStep* step : {&decode_step, &one_adapter, &many_sequences}) {
                 plan.prepare(step->batch, stream.s);
                 for (const auto& modules : {std::vector<int>{0, 1, 2}, std::vector<int>{3}}) {
                     ProjectionCase c(1, modules, config, step->tokens(), dtype, rng);
                     c.apply(plan, stream.s);
                     c.check(*step, config, dtype,
-                            dtype_label(dtype) + (step == &decode_step ? " decode" : " one adapter"));
+                            dtype_label(dtype) + " step of " + std::to_string(step->tokens()) + " tokens");
                 }
             }
         }
@@ -513,7 +516,7 @@ private slots:
 
         plan.prepare(TestStep({{1, ok.get()}}).batch, stream.s);
         DeviceArray<std::uint16_t> x(1024), y(1024);
-        LW_EXPECT_ERROR(plan.apply(0, std::vector<int>{0, 3}, x.p, y.p, 512, stream.s), "q_proj", "o_proj",
+        LW_EXPECT_ERROR(plan.apply(0, std::vector<int>{3, 6}, x.p, y.p, 512, stream.s), "o_proj", "down_proj",
                         "different widths");
         LW_EXPECT_ERROR(plan.apply(0, std::vector<int>{0, 1}, x.p, y.p, 128, stream.s), "128", "192");
         LW_EXPECT_ERROR(plan.apply(2, std::vector<int>{0}, x.p, y.p, 128, stream.s), "layer 2");
@@ -525,9 +528,50 @@ private slots:
         lw::cuda::check(cudaStreamSynchronize(stream.s), "no launch went wrong");
     }
 
-    // Speed of a decode-shaped step, printed for the record: 64 tokens of 64 adapters
-    // of rank 16 on a 4096x4096 projection (q_proj of Llama-2-7B).
-    void decodeKernelTime() {
+    // Speeds printed for the record, on Llama-2-7B shapes in fp16: the decode step the
+    // brief asks about (64 tokens of 64 adapters of rank 16, q_proj 4096x4096), a fused
+    // q|k|v decode with ranks 8 to 64, and a prefill of 2048 tokens over 8 adapters.
+    void kernelTimes() {
+        const std::vector<int> q{0}, qkv{0, 1, 2};
+        time_case("decode, 64 tokens x 64 adapters of rank 16, q_proj", 64, 1, q, [](int) { return 16; });
+        time_case("decode, 64 tokens x 64 adapters of ranks 8-64, q|k|v", 64, 1, qkv,
+                  [](int i) { return 8 << (i % 4); });
+        time_case("prefill, 2048 tokens x 8 adapters of rank 16, q|k|v", 8, 256, qkv, [](int) { return 16; });
+        // The yardstick: a device-to-device copy, counting bytes read and written.
+        const std::size_t n = std::size_t(1) << 30;
+        DeviceArray<std::byte> from(n), to(n);
+        Stream stream;
+        const double us = time_us(stream.s, 10, [&] {
+            lw::cuda::check(cudaMemcpyAsync(to.p, from.p, n, cudaMemcpyDeviceToDevice, stream.s), "copy");
+        });
+        qDebug("device copy bandwidth: %.0f GB/s (%s)", 2.0 * n / (us * 1e3), lw::cuda::device_description().c_str());
+    }
+
+private:
+    // Mean time of `fn`'s device work over `repeats` runs after one warm-up, in microseconds.
+    template <class Fn>
+    static double time_us(cudaStream_t stream, int repeats, Fn fn) {
+        cudaEvent_t start = nullptr, stop = nullptr;
+        lw::cuda::check(cudaEventCreate(&start), "event");
+        lw::cuda::check(cudaEventCreate(&stop), "event");
+        fn();
+        lw::cuda::check(cudaEventRecord(start, stream), "record");
+        for (int i = 0; i < repeats; ++i) fn();
+        lw::cuda::check(cudaEventRecord(stop, stream), "record");
+        lw::cuda::check(cudaEventSynchronize(stop), "sync");
+        float ms = 0.0f;
+        lw::cuda::check(cudaEventElapsedTime(&ms, start, stop), "elapsed");
+        cudaEventDestroy(start);
+        cudaEventDestroy(stop);
+        return 1000.0 * ms / repeats;
+    }
+
+    // `adapters` sequences of `tokens` each, sequence i on an adapter of rank rank_of(i)
+    // for `modules`; checked once, then timed as the runner replays decode steps: the
+    // launches captured in a graph.
+    template <class RankOf>
+    static void time_case(const char* label, int adapters_count, int tokens, const std::vector<int>& modules,
+                          RankOf rank_of) {
         const DType dtype = DType::F16;
         std::mt19937 rng(64);
         lw::ModelConfig config;
@@ -537,51 +581,41 @@ private slots:
         config.num_heads = 32;
         config.num_kv_heads = 32;
         config.head_dim = 128;
-        const int adapters_count = 64, rank = 16;
-        DevicePool pool(adapters_count * 4, 65536, 65536, dtype);  // 8 rows of 8 KB a page: 4 pages an adapter
+        DevicePool pool(4096, 65536, 65536, dtype);  // 8 rows of 8 KB a page
         auto free_pages = shuffled_pages(pool.page_count(), rng);
         std::vector<std::unique_ptr<TestAdapter>> adapters;
         std::vector<std::pair<int, const TestAdapter*>> sequences;
+        double bytes = 0.0;
+        int max_rank = 1;
         for (int i = 0; i < adapters_count; ++i) {
+            std::vector<std::pair<int, int>> module_ranks;
+            for (int m : modules) module_ranks.emplace_back(m, rank_of(i));
             adapters.push_back(
-                make_adapter(500 + static_cast<std::uint64_t>(i), config, {{0, rank}}, dtype, rng, free_pages, pool));
-            sequences.emplace_back(1, adapters.back().get());
+                make_adapter(500 + static_cast<std::uint64_t>(i), config, module_ranks, dtype, rng, free_pages, pool));
+            sequences.emplace_back(tokens, adapters.back().get());
+            bytes += static_cast<double>(rank_of(i)) * modules.size() * (4096 + 4096) * 2;
+            max_rank = std::max(max_rank, rank_of(i));
         }
-        lw::cuda::LoraPlan plan(config, dtype, pool.base(), pool.stride(), pool.page_count(),
-                                {adapters_count, rank, adapters_count});
-        Stream stream;
         const TestStep step(sequences);
+        lw::cuda::LoraPlan plan(config, dtype, pool.base(), pool.stride(), pool.page_count(),
+                                {step.tokens(), max_rank, adapters_count});
+        Stream stream;
         plan.prepare(step.batch, stream.s);
-        ProjectionCase c(0, {0}, config, step.tokens(), dtype, rng);
+        ProjectionCase c(0, modules, config, step.tokens(), dtype, rng);
         c.apply(plan, stream.s);
-        c.check(step, config, dtype, "decode 64x64 rank 16");
+        c.check(step, config, dtype, label);
 
-        // Timed as the runner replays decode steps: launches captured in a graph.
-        const int per_graph = 50, replays = 20;
+        const int per_graph = 50;
         cudaGraph_t graph = nullptr;
         cudaGraphExec_t exec = nullptr;
         lw::cuda::check(cudaStreamBeginCapture(stream.s, cudaStreamCaptureModeThreadLocal), "begin capture");
         for (int i = 0; i < per_graph; ++i) c.apply(plan, stream.s);
         lw::cuda::check(cudaStreamEndCapture(stream.s, &graph), "end capture");
         lw::cuda::check(cudaGraphInstantiate(&exec, graph, 0), "instantiate");
-        cudaEvent_t start = nullptr, stop = nullptr;
-        lw::cuda::check(cudaEventCreate(&start), "event");
-        lw::cuda::check(cudaEventCreate(&stop), "event");
-        lw::cuda::check(cudaGraphLaunch(exec, stream.s), "warm-up replay");
-        lw::cuda::check(cudaEventRecord(start, stream.s), "record");
-        for (int i = 0; i < replays; ++i) lw::cuda::check(cudaGraphLaunch(exec, stream.s), "replay");
-        lw::cuda::check(cudaEventRecord(stop, stream.s), "record");
-        lw::cuda::check(cudaEventSynchronize(stop), "sync");
-        float ms = 0.0f;
-        lw::cuda::check(cudaEventElapsedTime(&ms, start, stop), "elapsed");
-        const double us = 1000.0 * ms / (per_graph * replays);
-        const double bytes = static_cast<double>(adapters_count) * rank * (4096 + 4096) * 2;
-        qDebug(
-            "decode LoRA, 64 tokens x 64 adapters, rank 16, 4096x4096, fp16: %.2f us per shrink+expand, "
-            "%.1f MB of adapter rows, %.0f GB/s (%s)",
-            us, bytes / 1e6, bytes / (us * 1e3), lw::cuda::device_description().c_str());
-        cudaEventDestroy(start);
-        cudaEventDestroy(stop);
+        const double us =
+            time_us(stream.s, 20, [&] { lw::cuda::check(cudaGraphLaunch(exec, stream.s), "replay"); }) / per_graph;
+        qDebug("LoRA %s, fp16: %.2f us per shrink+expand, %.1f MB of adapter rows, %.0f GB/s", label, us, bytes / 1e6,
+               bytes / (us * 1e3));
         cudaGraphExecDestroy(exec);
         cudaGraphDestroy(graph);
     }
