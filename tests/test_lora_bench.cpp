@@ -53,7 +53,7 @@ private slots:
         QVERIFY(j["command"].get<std::string>().find("--distinct 3") != std::string::npos);
         QVERIFY(j["device"].get<std::string>().starts_with("cpu"));
         QVERIFY(!j["date"].get<std::string>().empty());
-        const nlohmann::json& res = j["results"];
+        const nlohmann::json& res = j["results"]["runs"][0];
         QCOMPARE(res["generated_tokens"].get<int>(), 6 * 16);
         QVERIFY(res["decode_tokens_per_second"].get<double>() > 0.0);
         verify_percentiles(res["step_seconds"], "step_seconds");
@@ -68,13 +68,18 @@ private slots:
         const double fraction = res["floor_fraction"];
         QVERIFY(fraction > 0.0 && fraction < 10.0);
 
-        // A second run finds the adapter folders in the cache.
+        // A second run finds the adapter folders in the cache, and sweeps two batch sizes.
+        const auto sweep = dir.path() / "sweep.json";
         const lw::test::ProcessRun again =
             bench(QStringList{"throughput"} + kTiny +
-                  QStringList{"--batch", "3", "--prompt", "8", "--gen", "16", "--distinct", "3", "--ranks", "8,16",
-                              "--warmup", "2", "--adapter-cache", arg(dir.path() / "cache")});
+                  QStringList{"--batch", "3,4", "--prompt", "8", "--gen", "16", "--distinct", "3", "--ranks", "8,16",
+                              "--warmup", "2", "--adapter-cache", arg(dir.path() / "cache"), "--json", arg(sweep)});
         QVERIFY2(again.exit_code == 0, qPrintable(again.out));
         QVERIFY2(again.out.contains("(0 written now)"), qPrintable(again.out));
+        const nlohmann::json runs = read_json(sweep)["results"]["runs"];
+        QCOMPARE(runs.size(), std::size_t{2});
+        QCOMPARE(runs[0]["batch"].get<int>(), 3);
+        QCOMPARE(runs[1]["generated_tokens"].get<int>(), 4 * 16);
     }
     void traceWithMoreAdaptersThanThePool() {
         const lw::TempDir dir("lora-bench-test");

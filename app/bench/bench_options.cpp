@@ -43,7 +43,7 @@ adapters:
                             (default $XDG_CACHE_HOME/lora-workbench/bench-adapters)
 
 throughput (fixed batch, all requests at once, measured after a warm-up round):
-  --batch B                 (default 32)
+  --batch B[,B...]          batch sizes, each measured in turn (default 32)
   --prompt P                prompt tokens (default 128)
   --gen G                   generated tokens (default 128)
   --distinct K              distinct adapters in the batch, 0 = the base alone (default 0)
@@ -232,7 +232,8 @@ ParsedArgs parse_bench_args(const std::vector<std::string>& args) {
         } else if (arg == "--adapter-cache") {
             o.adapter_cache = value();
         } else if (arg == "--batch") {
-            o.batch = parse_count(arg, value(), 1, 1 << 16);
+            o.batches.clear();
+            for (const std::string& b : split(value())) o.batches.push_back(parse_count(arg, b, 1, 1 << 16));
         } else if (arg == "--prompt") {
             o.prompt = parse_count(arg, value(), 1, 1 << 20);
         } else if (arg == "--gen") {
@@ -265,7 +266,8 @@ ParsedArgs parse_bench_args(const std::vector<std::string>& args) {
     if (!mode_given) fail("no mode given (throughput or trace)");
     if (o.adapters < 0) o.adapters = o.mode == Mode::Throughput ? o.distinct : 100;
     if (o.mode == Mode::Throughput) {
-        if (o.distinct > o.batch) fail("--distinct (", o.distinct, ") exceeds --batch (", o.batch, ")");
+        for (int b : o.batches)
+            if (o.distinct > b) fail("--distinct (", o.distinct, ") exceeds --batch (", b, ")");
         if (o.distinct > o.adapters)
             fail("--distinct (", o.distinct, ") exceeds the adapters registered (--adapters ", o.adapters, ")");
     } else if (o.adapters == 0 && o.popularity.zipf) {

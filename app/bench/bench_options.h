@@ -39,7 +39,7 @@ struct BenchOptions {
     std::filesystem::path adapter_cache;  // where the folders are written (reused when present)
 
     // throughput
-    int batch = 32;
+    std::vector<int> batches{32};  // one measured round per batch size, in one process
     int prompt = 128;
     int gen = 128;
     int distinct = 0;  // distinct adapters in the batch; 0: the base alone

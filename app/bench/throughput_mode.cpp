@@ -26,7 +26,8 @@ GenerationRequest make_request(const BenchSetup& s, const BenchOptions& o, int i
 
 // Submits the batch and waits for it; returns the engine steps it ran (the step
 // recorder keeps only recent ones, so they are collected while it runs).
-std::vector<StepRecord> run_round(BenchSetup& s, const BenchOptions& o, int max_tokens, RequestTracker& tracker) {
+std::vector<StepRecord> run_round(BenchSetup& s, const BenchOptions& o, int batch, int max_tokens,
+                                  RequestTracker& tracker) {
     Engine& engine = *s.engine;
     const MetricsSnapshot before = engine.metrics();
     std::uint64_t seen = before.steps.empty() ? 0 : before.steps.back().index + 1;
@@ -38,14 +39,14 @@ std::vector<StepRecord> run_round(BenchSetup& s, const BenchOptions& o, int max_
                 steps.push_back(std::move(r));
             }
     };
-    for (int i = 0; i < o.batch; ++i) tracker.submit(make_request(s, o, i, max_tokens));
+    for (int i = 0; i < batch; ++i) tracker.submit(make_request(s, o, i, max_tokens));
     const auto deadline =
         BenchClock::now() + std::chrono::duration_cast<BenchClock::duration>(std::chrono::duration<double>(o.timeout));
     while (!tracker.wait_all(std::min(deadline, BenchClock::now() + kMetricsPoll))) {
         collect();
         if (BenchClock::now() >= deadline) {
             tracker.cancel_all();
-            fail("the batch of ", o.batch, " did not finish within --timeout ", o.timeout, " s");
+            fail("the batch of ", batch, " did not finish within --timeout ", o.timeout, " s");
         }
     }
     collect();
@@ -57,27 +58,16 @@ std::vector<StepRecord> run_round(BenchSetup& s, const BenchOptions& o, int max_
     return steps;
 }
 
-}  // namespace
-
-nlohmann::json run_throughput(BenchSetup& s, const BenchOptions& o) {
+nlohmann::json measure_batch(BenchSetup& s, const BenchOptions& o, int batch, double bandwidth) {
     Engine& engine = *s.engine;
-    nlohmann::json bandwidth_json;
-    double bandwidth = 0.0;
-    try {
-        bandwidth = engine.measure_copy_bandwidth();
-        bandwidth_json = bandwidth;
-    } catch (const Error& e) {
-        bandwidth_json = nullptr;
-        std::cerr << "lora-bench: " << e.what() << "; the bandwidth floor is not reported\n";
-    }
 
     if (o.warmup > 0) {
         RequestTracker warm(engine);
-        run_round(s, o, o.warmup, warm);
+        run_round(s, o, batch, o.warmup, warm);
     }
     RequestTracker tracker(engine);
     const auto start = BenchClock::now();
-    const std::vector<StepRecord> steps = run_round(s, o, o.gen, tracker);
+    const std::vector<StepRecord> steps = run_round(s, o, batch, o.gen, tracker);
     const double wall = std::chrono::duration<double>(BenchClock::now() - start).count();
 
     // Decode steps with the whole batch in them: the steady state being measured.
@@ -86,13 +76,13 @@ nlohmann::json run_throughput(BenchSetup& s, const BenchOptions& o) {
     std::size_t decode_tokens = 0, generated = 0;
     for (const StepRecord& r : steps) {
         generated += r.decode_tokens;
-        if (r.prefill_tokens != 0 || r.decode_tokens != static_cast<std::size_t>(o.batch)) continue;
+        if (r.prefill_tokens != 0 || r.decode_tokens != static_cast<std::size_t>(batch)) continue;
         step_seconds.push_back(r.seconds);
         decode_seconds += r.seconds;
         decode_tokens += r.decode_tokens;
     }
     if (step_seconds.empty())
-        fail("no decode step ran the whole batch of ", o.batch,
+        fail("no decode step ran the whole batch of ", batch,
              " (raise --gen, or --max-num-batched-tokens so prefill ends sooner)");
     const Percentiles step = percentiles(step_seconds);
 
@@ -110,12 +100,12 @@ nlohmann::json run_throughput(BenchSetup& s, const BenchOptions& o) {
     const ModelConfig& c = s.config;
     const std::size_t pool_elem = dtype_info(engine.pool_dtype()).block_bytes;
     const double context = o.prompt + o.gen / 2.0;
-    const double kv_bytes = o.batch * context * c.num_layers * 2.0 * c.kv_dim() * static_cast<double>(pool_elem);
+    const double kv_bytes = batch * context * c.num_layers * 2.0 * c.kv_dim() * static_cast<double>(pool_elem);
     double adapter_rows = 0.0;
     for (int k = 0; k < o.distinct; ++k)
         adapter_rows += static_cast<double>(adapter_bytes(c, s.adapters.rank_of(k), o.targets, pool_elem));
     const double embed_rows =
-        static_cast<double>(o.batch) * c.hidden_size * static_cast<double>(dtype_info(s.weight_dtype).block_bytes);
+        static_cast<double>(batch) * c.hidden_size * static_cast<double>(dtype_info(s.weight_dtype).block_bytes);
     const double weight_bytes = static_cast<double>(s.weight_bytes_per_step) + embed_rows;
     const double step_bytes = weight_bytes + kv_bytes + adapter_rows;
     const double floor_seconds = bandwidth > 0.0 ? step_bytes / bandwidth : 0.0;
@@ -126,7 +116,7 @@ nlohmann::json run_throughput(BenchSetup& s, const BenchOptions& o) {
     std::string rank_text;
     for (int r : ranks) rank_text += (rank_text.empty() ? "" : ",") + std::to_string(r);
 
-    Table t("throughput: " + o.model + ", batch " + std::to_string(o.batch) + ", prompt " + std::to_string(o.prompt) +
+    Table t("throughput: " + o.model + ", batch " + std::to_string(batch) + ", prompt " + std::to_string(o.prompt) +
             ", gen " + std::to_string(o.gen) + ", " +
             (o.distinct > 0 ? std::to_string(o.distinct) + " distinct adapters (rank " + rank_text + ")"
                             : std::string("base only")));
@@ -147,7 +137,7 @@ nlohmann::json run_throughput(BenchSetup& s, const BenchOptions& o) {
     t.row("inter-token latency", percentiles_ms(percentiles(itl)));
     t.print();
 
-    return {{"batch", o.batch},
+    return {{"batch", batch},
             {"prompt", o.prompt},
             {"gen", o.gen},
             {"distinct_adapters", o.distinct},
@@ -160,13 +150,27 @@ nlohmann::json run_throughput(BenchSetup& s, const BenchOptions& o) {
             {"step_seconds", to_json(step)},
             {"bytes_per_step",
              {{"total", step_bytes}, {"weights", weight_bytes}, {"kv", kv_bytes}, {"adapters", adapter_rows}}},
-            {"copy_bandwidth_bytes_per_second", bandwidth_json},
+            {"copy_bandwidth_bytes_per_second", bandwidth > 0.0 ? nlohmann::json(bandwidth) : nlohmann::json(nullptr)},
             {"floor_seconds", bandwidth > 0.0 ? nlohmann::json(floor_seconds) : nlohmann::json(nullptr)},
             {"step_over_floor", bandwidth > 0.0 ? nlohmann::json(step.p50 / floor_seconds) : nlohmann::json(nullptr)},
             {"floor_fraction", bandwidth > 0.0 ? nlohmann::json(floor_seconds / step.p50) : nlohmann::json(nullptr)},
             {"ttft_seconds", to_json(percentiles(ttft))},
             {"itl_seconds", to_json(percentiles(itl))},
             {"wall_seconds", wall}};
+}
+
+}  // namespace
+
+nlohmann::json run_throughput(BenchSetup& s, const BenchOptions& o) {
+    double bandwidth = 0.0;
+    try {
+        bandwidth = s.engine->measure_copy_bandwidth();
+    } catch (const Error& e) {
+        std::cerr << "lora-bench: " << e.what() << "; the bandwidth floor is not reported\n";
+    }
+    nlohmann::json runs = nlohmann::json::array();
+    for (int batch : o.batches) runs.push_back(measure_batch(s, o, batch, bandwidth));
+    return {{"runs", runs}};
 }
 
 }  // namespace lw::bench

@@ -11,8 +11,9 @@
 
 namespace lw::bench {
 
-// Prints the table and returns every number; throws lw::Error when a request fails
-// or the round outlasts --timeout.
+// Measures each --batch size in turn: prints a table per size and returns
+// {"runs": [...]} with every number; throws lw::Error when a request fails or a round
+// outlasts --timeout.
 nlohmann::json run_throughput(BenchSetup& setup, const BenchOptions& o);
 
 }  // namespace lw::bench
