@@ -16,6 +16,14 @@ namespace {
 // enough (4 MiB) to stay in cache next to the activations.
 constexpr std::size_t kScratchFloats = std::size_t{1} << 20;
 
+// Up to this many tokens, dotting stored rows beats dequantizing them for sgemm: the
+// rows are read once either way, and a dequantized copy costs more than the dots.
+constexpr int kRowDotMaxTokens = 4;
+
+// Rows per thread pool item: few enough items to keep the hand-out cheap, enough to
+// balance the threads on the smallest projections.
+constexpr int kRowsPerItem = 16;
+
 }  // namespace
 
 WeightMatrix::WeightMatrix(const TensorView& w) : view_(w) {
@@ -27,6 +35,7 @@ WeightMatrix::WeightMatrix(const TensorView& w) : view_(w) {
         fail("tensor '", w.name, "': unsupported shape ", shape_string(w.shape));
     out_ = static_cast<int>(w.shape[0]);
     in_ = static_cast<int>(w.shape[1]);
+    dot_ = row_dot(w.dtype);
     row_bytes_ = dtype_bytes(w.dtype, in_);  // throws when a row is not whole blocks
     if (w.data.size() != row_bytes_ * static_cast<std::size_t>(out_))
         fail("tensor '", w.name, "': ", shape_string(w.shape), " ", info.name, " needs ",
@@ -43,6 +52,26 @@ void WeightMatrix::row(int r, float* dst) const {
 
 void WeightMatrix::multiply(const float* x, int tokens, float* y, ThreadPool& threads,
                             std::vector<float>& scratch) const {
+    if (tokens <= kRowDotMaxTokens)
+        multiply_by_rows(x, tokens, y, threads);
+    else
+        multiply_by_sgemm(x, tokens, y, threads, scratch);
+}
+
+void WeightMatrix::multiply_by_rows(const float* x, int tokens, float* y, ThreadPool& threads) const {
+    const int items = (out_ + kRowsPerItem - 1) / kRowsPerItem;
+    threads.parallel_for(static_cast<std::size_t>(items), [&](std::size_t item) {
+        const int first = static_cast<int>(item) * kRowsPerItem;
+        const int last = std::min(out_, first + kRowsPerItem);
+        for (int r = first; r < last; ++r)
+            for (int t = 0; t < tokens; ++t)  // the row stays in L1 for the later tokens
+                y[static_cast<std::size_t>(t) * out_ + r] =
+                    dot_(row_data(r), x + static_cast<std::size_t>(t) * in_, in_);
+    });
+}
+
+void WeightMatrix::multiply_by_sgemm(const float* x, int tokens, float* y, ThreadPool& threads,
+                                     std::vector<float>& scratch) const {
     // F32 in place, unless the file left it misaligned for float loads.
     const auto address = reinterpret_cast<std::uintptr_t>(view_.data.data());
     if (view_.dtype == DType::F32 && address % alignof(float) == 0) {

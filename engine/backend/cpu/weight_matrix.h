@@ -1,9 +1,12 @@
 // One [out, in] weight matrix in the precision it is stored in (a view into the
-// model's weights, never copied), multiplied in fp32: F32 rows go to cblas_sgemm as
-// they are; other types are dequantized a block of rows at a time into a scratch
-// buffer, so a model takes no more memory than its file.
+// model's weights, never copied), multiplied in fp32. A few tokens (decode) are
+// dotted with each stored row directly (quantized_dot.h), rows spread over the thread
+// pool. More tokens (prefill) go to cblas_sgemm: F32 rows as they are, other types
+// dequantized a block of rows at a time into a scratch buffer, so a model takes no
+// more memory than its file.
 #pragma once
 
+#include "backend/cpu/quantized_dot.h"
 #include "backend/cpu/thread_pool.h"
 #include "core/tensor_view.h"
 
@@ -28,8 +31,12 @@ public:
 
 private:
     const std::byte* row_data(int r) const;
+    void multiply_by_rows(const float* x, int tokens, float* y, ThreadPool& threads) const;
+    void multiply_by_sgemm(const float* x, int tokens, float* y, ThreadPool& threads,
+                           std::vector<float>& scratch) const;
 
     TensorView view_;
+    RowDot dot_ = nullptr;
     std::size_t row_bytes_ = 0;
     int out_ = 0;
     int in_ = 0;
