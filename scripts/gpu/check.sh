@@ -1,15 +1,12 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine, in a device call that carries .device (see bundle.sh):
-# unpacks the bundle, prints the device, runs every GPU test and prints a summary.
+# unpacks the bundle, prints the device, runs every GPU test (bin/test_*; the tools
+# in the bundle are for bench.sh) and prints a summary.
 # Usage (device call): bash scripts/gpu/check.sh
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
-work=$(mktemp -d)
-tar -C "$work" -xJf .device/bundle.tar.xz
-# cuBLAS comes from the machine's CUDA toolkit.
-cuda_lib=$(dirname "$(find / -name 'libcublas.so.13' -print -quit 2>/dev/null)")
-export LD_LIBRARY_PATH="$work/lib:$cuda_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+source scripts/gpu/unpack.sh
 export LW_SOURCE_DIR="$PWD" QT_QPA_PLATFORM=offscreen
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader

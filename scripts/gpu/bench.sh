@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Runs on the GPU machine, in a device call that carries .device (see bundle.sh, which
+# packs lora-bench): the issue 4 benchmarks on the llama-7b shape (fp16) and the
+# transformers+PEFT baseline on the same workloads, then one short table with our/peer
+# ratios (bench/summarize.py). Writes $OUT/summary.json (every run's JSON) and
+# $OUT/bench.log.
+# Usage (device call): bash scripts/gpu/bench.sh [quick|full]
+#   quick: 32 generated tokens, 20 s traces over 1000 adapters (fits a 5-minute call)
+#   full:  128 generated tokens, 120 s traces over 1000 and 2000 adapters
+# LW_BENCH_MODEL (llama-7b) and LW_BENCH_POOL_MIB (40960) override the model and pool.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+
+mode=${1:-quick}
+case $mode in
+  quick) gen=32 trace_seconds=20 trace_adapters="1000" ;;
+  full) gen=128 trace_seconds=120 trace_adapters="1000 2000" ;;
+  *) echo "bench.sh: unknown mode '$mode' (quick or full)" >&2; exit 2 ;;
+esac
+source scripts/gpu/unpack.sh
+out=${OUT:-$PWD/bench-out}
+runs="$work/runs"
+mkdir -p "$out" "$runs"
+exec > >(tee "$out/bench.log") 2>&1
+
+model=${LW_BENCH_MODEL:-llama-7b}
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+engine=(--model "$model" --backend cuda --pool-mib "${LW_BENCH_POOL_MIB:-40960}" --page-kib 256
+        --max-num-batched-tokens 4096 --adapter-cache /tmp/lw-bench-adapters)
+bench() {
+  local name=$1
+  shift
+  echo "== lora-bench $name: $*"
+  "$work/bin/lora-bench" "$@" --json "$runs/$name.json" || echo "== lora-bench $name FAILED (exit $?)"
+}
+peer() {
+  local name=$1
+  shift
+  echo "== peft_baseline $name: $*"
+  python3 bench/peft_baseline.py --shape "$model" --prompt 128 --gen "$gen" "$@" --json "$runs/$name.json" ||
+    echo "== peft_baseline $name FAILED (exit $?)"
+}
+
+# Without a working CUDA backend the engine falls back to the CPU, where a 7B sweep
+# would run for hours: probe with the tiny shape first.
+"$work/bin/lora-bench" throughput --model tiny --backend cuda --batch 1 --prompt 4 --gen 4 --warmup 0 \
+  --pool-mib 256 --adapter-cache /tmp/lw-bench-adapters --json "$runs/probe.json" >/dev/null 2>&1
+device=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['device'])" "$runs/probe.json" 2>/dev/null)
+echo "engine device: ${device:-none (the probe failed)}"
+if [[ $device == cuda* ]]; then
+  bench base throughput "${engine[@]}" --batch 1,8,32,64 --prompt 128 --gen "$gen"
+  bench mixed32 throughput "${engine[@]}" --batch 32 --distinct 32 --ranks 16 --prompt 128 --gen "$gen"
+  bench mixed64 throughput "${engine[@]}" --batch 64 --distinct 64 --ranks 8-64 --prompt 128 --gen "$gen"
+  for n in $trace_adapters; do
+    for s in s1 s2; do
+      ranks=8
+      [ $s = s2 ] && ranks=8-64
+      bench "$s-$n" trace "${engine[@]}" --adapters "$n" --ranks "$ranks" --rate 10 --duration "$trace_seconds" \
+        --max-loras 128 --max-cpu-loras 256 --max-num-seqs 256 --timeout 60
+    done
+  done
+else
+  echo "== the engine has no CUDA backend here: lora-bench runs skipped"
+fi
+rm -f "$runs/probe.json"
+
+python3 -c "import peft" 2>/dev/null ||
+  { [ -n "$(ls .bench-wheels/peft-*.whl 2>/dev/null)" ] &&
+    python3 -m pip install -q --no-index --no-deps --target /tmp/peft-site .bench-wheels/peft-*.whl &&
+    export PYTHONPATH=/tmp/peft-site${PYTHONPATH:+:$PYTHONPATH}; }
+peer peft-base32 --batch 32 --distinct 0
+peer peft-mixed32 --batch 32 --distinct 32 --ranks 16
+
+python3 bench/summarize.py "$runs" "$out/summary.json"
