@@ -22,6 +22,8 @@ struct EngineSettings {
     int maxCpuLoras = 16;
     int maxLoraRank = 64;
     int threads = 0;  // 0: all cores
+
+    bool operator==(const EngineSettings&) const = default;
 };
 
 // A base model or an adapter as the library tree shows it.
@@ -29,10 +31,10 @@ struct ModelEntry {
     QString name;
     QString base;  // empty for a base model
     QString path;
-    QString format;         // "gguf", "safetensors", "peft"
-    int rank = 0;           // adapters: the largest rank
-    QStringList targets;    // adapters: target modules
-    qint64 bytes = 0;       // on disk
+    QString format;       // "gguf", "safetensors", "peft"
+    int rank = 0;         // adapters: the largest rank
+    QStringList targets;  // adapters: target modules
+    qint64 bytes = 0;     // on disk
 };
 
 struct ChatMessage {
