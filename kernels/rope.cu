@@ -4,6 +4,8 @@
 #include "half_io.cuh"
 #include "paged_kv_device.cuh"
 
+#include <utility>
+
 namespace lw::cuda {
 namespace {
 
@@ -59,7 +61,9 @@ void rope_write_kv(const RopeKvArgs& args, cudaStream_t stream) {
         fail("rope_write_kv: layer ", args.layer, " outside the ", args.kv.num_layers, " of the KV layout");
     if (args.num_heads <= 0 || args.num_heads % args.kv.kv_heads != 0)
         fail("rope_write_kv: ", args.num_heads, " query heads for ", args.kv.kv_heads, " KV heads");
-    if (!args.q || !args.k || !args.v || !args.inv_freq) fail("rope_write_kv: q, k, v and inv_freq are required");
+    for (const auto& [pointer, name] :
+         {std::pair<const void*, const char*>{args.q, "q"}, {args.k, "k"}, {args.v, "v"}, {args.inv_freq, "inv_freq"}})
+        if (!pointer) fail("rope_write_kv: no ", name, " given");
     if (args.row_stride < kv_dim) fail("rope_write_kv: row stride ", args.row_stride, " below kv_dim ", kv_dim);
     dispatch_half(args.kv.dtype, "rope_write_kv", [&](auto tag) {
         if (args.batch.num_tokens > 0)

@@ -203,7 +203,83 @@ private slots:
             for (DType dtype : {DType::F16, DType::BF16}) run(c, dtype, rng);
     }
 
+    // Llama-2-7B's attention (32 heads of 128, fp16) over one layer's cache: decode at batch
+    // 1 to 64 and a 512-token prefill chunk. Checks that split-K agrees with one split at
+    // these sizes and prints the time and the cache bytes read per second.
+    void llama7bTimings() {
+        LW_REQUIRE_GPU();
+        struct Shape {
+            int seqs, context, tokens;
+        };
+        for (const Shape& shape :
+             {Shape{1, 4096, 1}, Shape{8, 1024, 1}, Shape{32, 1024, 1}, Shape{64, 1024, 1}, Shape{1, 512, 512}})
+            time_attention(shape.seqs, shape.context, shape.tokens);
+    }
+
 private:
+    void time_attention(int seqs, int context, int tokens_per_seq) {
+        const int heads = 32, hd = 128, bt = 16, kv_dim = heads * hd;
+        const int blocks = (context + bt - 1) / bt, tokens = seqs * tokens_per_seq;
+        const std::size_t page_elems = 2 * static_cast<std::size_t>(bt) * kv_dim;
+        const std::size_t pages = static_cast<std::size_t>(seqs) * blocks;
+        DeviceArray<std::uint16_t> pool(pages * page_elems);
+        std::mt19937 rng(9);
+        const auto chunk = random_half(DType::F16, std::size_t(1) << 22, rng);
+        for (std::size_t at = 0; at < pages * page_elems; at += chunk.size())
+            cuda::check(cudaMemcpy(pool.get() + at, chunk.data(), std::min(chunk.size(), pages * page_elems - at) * 2,
+                                   cudaMemcpyHostToDevice),
+                        "fill pool");
+        std::vector<int> starts{0}, positions, table_starts, tables(pages);
+        std::iota(tables.begin(), tables.end(), 0);
+        std::shuffle(tables.begin(), tables.end(), rng);
+        for (int s = 0; s < seqs; ++s) {
+            starts.push_back((s + 1) * tokens_per_seq);
+            positions.push_back(context - tokens_per_seq);
+            table_starts.push_back(s * blocks);
+        }
+        DeviceArray<int> dstarts(starts), dpositions(positions), dtable_starts(table_starts), dtables(tables);
+        DeviceArray<std::uint16_t> q(random_half(DType::F16, static_cast<std::size_t>(tokens) * kv_dim, rng));
+        DeviceArray<std::uint16_t> out1(static_cast<std::size_t>(tokens) * kv_dim),
+            out2(static_cast<std::size_t>(tokens) * kv_dim);
+        cuda::AttentionArgs a;
+        a.kv = {pool.get(), page_elems * 2, 1, heads, hd, bt, DType::F16};
+        a.batch = {seqs, tokens, tokens_per_seq, dstarts.get(), dpositions.get(), dtable_starts.get(), dtables.get()};
+        a.num_heads = heads;
+        a.q = q.get();
+        a.q_stride = kv_dim;
+        a.out = out1.get();
+        cuda::paged_attention(a, nullptr);
+        const auto one_split = from_half(DType::F16, out1.download());
+
+        a.kv_splits = tokens_per_seq == 1 ? cuda::suggested_kv_splits(seqs, heads, context) : 1;
+        a.workspace_bytes = cuda::attention_workspace_bytes(tokens, heads, hd, a.kv_splits);
+        DeviceArray<std::uint8_t> workspace(a.workspace_bytes);
+        a.workspace = workspace.get();
+        a.out = out2.get();
+        cudaEvent_t start, stop;
+        cuda::check(cudaEventCreate(&start), "event");
+        cuda::check(cudaEventCreate(&stop), "event");
+        std::vector<float> ms;
+        for (int i = 0; i < 25; ++i) {
+            cuda::check(cudaEventRecord(start), "record");
+            cuda::paged_attention(a, nullptr);
+            cuda::check(cudaEventRecord(stop), "record");
+            cuda::check(cudaEventSynchronize(stop), "sync");
+            float t = 0;
+            cuda::check(cudaEventElapsedTime(&t, start, stop), "elapsed");
+            if (i >= 5) ms.push_back(t);
+        }
+        cudaEventDestroy(start);
+        cudaEventDestroy(stop);
+        std::sort(ms.begin(), ms.end());
+        const double median = ms[ms.size() / 2];
+        const double bytes = static_cast<double>(seqs) * context * kv_dim * 2 * 2;
+        qInfo("llama-7b attention: %d seqs x %d tokens, context %d, %d splits: %.1f us, %.0f GB/s of KV", seqs,
+              tokens_per_seq, context, a.kv_splits, median * 1e3, bytes / (median * 1e-3) / 1e9);
+        expect_close(from_half(DType::F16, out2.download()), one_split, 2e-3f, 0.0f,
+                     "split-K against one split, " + std::to_string(seqs) + " seqs");
+    }
+
     void run(const Case& c, DType dtype, std::mt19937& rng) {
         const std::string what = c.name + " " + dtype_label(dtype);
         const ModelConfig config = config_of(c);
@@ -220,6 +296,7 @@ private:
         r.k = dev.qkv.get() + step.q_dim;
         r.v = dev.qkv.get() + step.q_dim + step.kv_dim;
         r.row_stride = step.row_stride;
+        r.inv_freq = dev.inv_freq.get();
         if (c.bias) {
             r.q_bias = dev.bias.get();
             r.k_bias = dev.bias.get() + step.q_dim;
