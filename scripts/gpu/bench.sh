@@ -13,8 +13,8 @@ cd "$(dirname "$0")/../.."
 
 mode=${1:-quick}
 case $mode in
-  quick) gen=32 trace_seconds=20 trace_adapters="1000" ;;
-  full) gen=128 trace_seconds=120 trace_adapters="1000 2000" ;;
+  quick) gen=32 trace_seconds=20 trace_adapters="1000" drain=30 ;;
+  full) gen=128 trace_seconds=120 trace_adapters="1000 2000" drain=120 ;;
   *) echo "bench.sh: unknown mode '$mode' (quick or full)" >&2; exit 2 ;;
 esac
 source scripts/gpu/unpack.sh
@@ -56,7 +56,7 @@ if [[ $device == cuda* ]]; then
       ranks=8
       [ $s = s2 ] && ranks=8-64
       bench "$s-$n" trace "${engine[@]}" --adapters "$n" --ranks "$ranks" --rate 10 --duration "$trace_seconds" \
-        --max-loras 128 --max-cpu-loras 256 --max-num-seqs 256 --timeout 60
+        --max-loras 128 --max-cpu-loras 256 --max-num-seqs 256 --timeout "$drain"
     done
   done
 else

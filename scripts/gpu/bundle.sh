@@ -3,7 +3,8 @@
 # the GPU test binaries (all of tests/cuda) and the tools lora-bench and lora-serve, or
 # the targets named as arguments, with the shared libraries that machine lacks into
 # .device/bundle.tar.xz, which a device call carries and scripts/gpu/check.sh (tests)
-# and scripts/gpu/bench.sh (benchmarks) run. LW_GPU_BUILD_DIR picks the build folder.
+# and scripts/gpu/bench.sh (benchmarks) run. LW_GPU_BUILD_DIR picks the build folder,
+# LW_BUNDLE another bundle file (helpers that share the checkout each keep their own).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -16,7 +17,8 @@ cmake --build "$build" -j"$(nproc)" --target $targets
 
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
-mkdir -p "$stage/bin" "$stage/lib" .device
+bundle=${LW_BUNDLE:-.device/bundle.tar.xz}
+mkdir -p "$stage/bin" "$stage/lib" "$(dirname "$bundle")"
 for t in $targets; do
   binary=$(find "$build/tests" "$build/app" -type f -name "$t" -perm -u+x -print -quit)
   [ -n "$binary" ] || { echo "bundle: no binary for target $t under $build" >&2; exit 1; }
@@ -27,5 +29,5 @@ done
 ldd "$stage"/bin/* | awk '/=> \//{print $3}' | sort -u |
   grep -vE '/(libc|libm|libdl|librt|libpthread|libgcc_s|libstdc\+\+|ld-linux[^/]*|libcuda|libnvidia[^/]*|libcublas|libcublasLt|libcudart)\.so' |
   xargs -r cp -L -t "$stage/lib/"
-tar -C "$stage" -cJf .device/bundle.tar.xz bin lib
-echo "bundle: $(du -h .device/bundle.tar.xz | cut -f1), binaries: $targets"
+tar -C "$stage" -cJf "$bundle" bin lib
+echo "bundle: $bundle, $(du -h "$bundle" | cut -f1), binaries: $targets"
