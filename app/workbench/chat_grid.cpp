@@ -6,6 +6,7 @@
 #include <QSplitter>
 #include <QVBoxLayout>
 
+#include <algorithm>
 #include <cmath>
 
 namespace workbench {
@@ -51,8 +52,9 @@ void ChatGrid::adopt(ChatPane* pane) {
         }
     });
     connect(pane, &ChatPane::paneDropped, this, [this, pane](const QString& sourceName) {
-        for (ChatPane* source : panes_)
-            if (source->objectName() == sourceName) swapPanes(source, pane);
+        const auto source = std::find_if(panes_.begin(), panes_.end(),
+                                         [&](const ChatPane* p) { return p->objectName() == sourceName; });
+        if (source != panes_.end()) swapPanes(*source, pane);
     });
 }
 

@@ -145,6 +145,7 @@ QWidget* ChatPane::buildHeader() {
 QWidget* ChatPane::buildInput() {
     auto* box = new QWidget(this);
     input_ = new QPlainTextEdit(box);
+    input_->setObjectName(QStringLiteral("messageInput"));
     input_->setPlaceholderText(tr("Message (Enter sends, Shift+Enter for a new line)"));
     input_->setMaximumHeight(fontMetrics().lineSpacing() * 4);
     input_->installEventFilter(this);
@@ -260,7 +261,6 @@ ChatRequest ChatPane::requestFor() const {
 
 void ChatPane::startAnswer() {
     messages_.append({QStringLiteral("assistant"), QString(), {}});
-    view_->showMessages(messages_);
     if (!bridge_) {
         ChatStats stats;
         stats.reason = QStringLiteral("error");
@@ -270,7 +270,10 @@ void ChatPane::startAnswer() {
         emit answerFinished(stats);
         return;
     }
+    // Submit before drawing, so that panes sent to together (a broadcast) reach the
+    // engine together and share its steps.
     ticket_ = bridge_->chat(requestFor());
+    view_->showMessages(messages_);
     updateControls();
     emit busyChanged(true);
 }
