@@ -67,7 +67,8 @@ void BroadcastBar::send() {
     const int sent = grid_->broadcast(text, models);
     if (sent > 0) prompt_->clear();
     // Busy panes do not take a new prompt; say so rather than drop it silently.
-    result_->setText(sent > 0 ? tr("sent to %n pane(s)", nullptr, sent) : tr("every target pane is busy"));
+    result_->setText(sent > 0 ? (sent == 1 ? tr("sent to 1 pane") : tr("sent to %1 panes").arg(sent))
+                              : tr("every target pane is busy"));
 }
 
 void BroadcastBar::fillTargetsMenu() {

@@ -146,7 +146,7 @@ QWidget* ChatPane::buildInput() {
     auto* box = new QWidget(this);
     input_ = new QPlainTextEdit(box);
     input_->setObjectName(QStringLiteral("messageInput"));
-    input_->setPlaceholderText(tr("Message (Enter sends, Shift+Enter for a new line)"));
+    input_->setPlaceholderText(tr("Message (Enter sends, Shift+Enter for a new line, Esc stops)"));
     input_->setMaximumHeight(fontMetrics().lineSpacing() * 4);
     input_->installEventFilter(this);
 
@@ -315,6 +315,10 @@ bool ChatPane::eventFilter(QObject* watched, QEvent* event) {
         const bool enter = key->key() == Qt::Key_Return || key->key() == Qt::Key_Enter;
         if (enter && !(key->modifiers() & Qt::ShiftModifier)) {
             sendFromInput();
+            return true;
+        }
+        if (key->key() == Qt::Key_Escape && isBusy()) {
+            stop();
             return true;
         }
     }

@@ -78,10 +78,11 @@ void MessageView::appendToAnswer(const QString& text) {
 }
 
 QString MessageView::statsLine(const ChatStats& s) {
-    QString line = tr("TTFT %1 s · %2 tok/s · %3 tokens")
-                       .arg(s.timeToFirstToken, 0, 'f', 2)
-                       .arg(s.tokensPerSecond, 0, 'f', 1)
-                       .arg(s.completionTokens);
+    // Small models answer within milliseconds; seconds would show them as 0.00.
+    const QString ttft = s.timeToFirstToken < 1.0 ? tr("%1 ms").arg(s.timeToFirstToken * 1000.0, 0, 'f', 0)
+                                                  : tr("%1 s").arg(s.timeToFirstToken, 0, 'f', 2);
+    QString line =
+        tr("TTFT %1 · %2 tok/s · %3 tokens").arg(ttft).arg(s.tokensPerSecond, 0, 'f', 1).arg(s.completionTokens);
     if (s.reason == QLatin1String("length")) line += tr(" · stopped at max tokens");
     if (s.reason == QLatin1String("cancelled")) line += tr(" · stopped");
     return line;

@@ -23,7 +23,7 @@ public:
     void showMessages(const QList<ConversationMessage>& messages);
     void appendToAnswer(const QString& text);
 
-    // "TTFT 0.12 s · 41.0 tok/s · 32 tokens" (and the finish reason when not "stop").
+    // "TTFT 120 ms · 41.0 tok/s · 32 tokens" (and the finish reason when not "stop").
     static QString statsLine(const ChatStats& stats);
 
 private:

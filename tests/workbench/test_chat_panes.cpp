@@ -176,9 +176,10 @@ private slots:
         SamplingSettings long_answer = greedy(200);
         long_answer.temperature = 1.0;  // a long answer, not one that ends early on EOS
         pane.setSampling(long_answer);
-        // Stop as soon as the first token shows, so the engine is surely mid-answer.
+        // Press Esc as soon as the first token shows, so the engine is surely mid-answer.
+        auto* input = pane.findChild<QPlainTextEdit*>(QStringLiteral("messageInput"));
         connect(bridge_.get(), &EngineBridge::chatToken, &pane, [&](quint64 ticket) {
-            if (ticket == pane.ticket()) pane.stop();
+            if (ticket == pane.ticket()) QTest::keyClick(input, Qt::Key_Escape);
         });
         QSignalSpy finished(&pane, &ChatPane::answerFinished);
         QVERIFY(pane.send(QStringLiteral("Tell a long story")));
