@@ -37,6 +37,14 @@ namespace {
 
 constexpr int kErrorMessageMs = 15000;
 
+// The platform's key for a standard action, or ours where the platform has none
+// (Quit and Preferences have none outside KDE and GNOME).
+QList<QKeySequence> standard_keys(QKeySequence::StandardKey key, const char* fallback) {
+    QList<QKeySequence> keys = QKeySequence::keyBindings(key);
+    if (!keys.contains(QKeySequence(fallback))) keys.append(QKeySequence(fallback));
+    return keys;
+}
+
 }  // namespace
 
 MainWindow::MainWindow(QWidget* parent)
@@ -122,7 +130,7 @@ void MainWindow::buildMenus() {
     QAction* openModel = file->addAction(QIcon::fromTheme("document-open"), tr("&Open model..."), this, [this] {
         openFiles(tr("Open a model (.gguf)"), tr("GGUF models (*.gguf)"), false);
     });
-    openModel->setShortcut(QKeySequence::Open);
+    openModel->setShortcuts(standard_keys(QKeySequence::Open, "Ctrl+O"));
     file->addAction(tr("Open model &folder..."), this,
                     [this] { openFiles(tr("Open a Hugging Face model folder"), {}, true); });
     QAction* openAdapter = file->addAction(tr("Open &adapter folder..."), this, [this] {
@@ -136,10 +144,10 @@ void MainWindow::buildMenus() {
     file->addAction(tr("Open &conversation..."), this, &MainWindow::openConversation);
     QAction* save = file->addAction(QIcon::fromTheme("document-save"), tr("&Save conversation..."), this,
                                     &MainWindow::saveConversation);
-    save->setShortcut(QKeySequence::Save);
+    save->setShortcuts(standard_keys(QKeySequence::Save, "Ctrl+S"));
     file->addSeparator();
     QAction* quit = file->addAction(QIcon::fromTheme("application-exit"), tr("&Quit"), this, &QWidget::close);
-    quit->setShortcut(QKeySequence::Quit);
+    quit->setShortcuts(standard_keys(QKeySequence::Quit, "Ctrl+Q"));
 
     QMenu* view = menuBar()->addMenu(tr("&View"));
     for (QDockWidget* d : findChildren<QDockWidget*>()) view->addAction(d->toggleViewAction());
@@ -156,7 +164,7 @@ void MainWindow::buildMenus() {
     QMenu* tools = menuBar()->addMenu(tr("&Tools"));
     QAction* settings =
         tools->addAction(QIcon::fromTheme("preferences-system"), tr("&Settings..."), this, &MainWindow::editSettings);
-    settings->setShortcut(QKeySequence::Preferences);
+    settings->setShortcuts(standard_keys(QKeySequence::Preferences, "Ctrl+,"));
     settings->setMenuRole(QAction::PreferencesRole);
 
     QMenu* serverMenu = menuBar()->addMenu(tr("&Server"));
