@@ -15,7 +15,8 @@ namespace {
 constexpr int kThreads = 256;  // shrink blocks
 constexpr int kWarps = kThreads / 32;
 constexpr int kExpandThreads = 64;  // expand blocks: 512 columns each, so that decode spreads over every SM
-constexpr int kUnroll = 8;          // 16-byte loads each thread issues before using the first
+constexpr int kUnroll = 8;          // B^T rows each expand thread requests before using the first
+constexpr int kShrinkUnroll = 4;    // A chunks each shrink lane requests (with every token's x chunk)
 constexpr int kMaxRank = 1024;      // keeps the expand block's shared tables under 48 KB
 // Shrink shapes: decode-sized steps give each A row to 4 warps (a quarter of the row each)
 // so that enough loads are in flight; larger steps give a warp a whole row, which reads
@@ -80,6 +81,7 @@ __global__ void __launch_bounds__(kThreads)
     shrink_kernel(LoraStepTables tables, LoraProjection projection, const uint4* __restrict__ x, float* __restrict__ t,
                   int max_rank) {
     constexpr int kSplit = kWarps / kRows;
+    cudaTriggerProgrammaticLaunchCompletion();  // the expand may start loading B^T rows
     if (static_cast<int>(blockIdx.x) >= *tables.item_count) return;
     const LoraWorkItem item = tables.items[blockIdx.x];
     const int fused = static_cast<int>(blockIdx.y);
@@ -94,24 +96,30 @@ __global__ void __launch_bounds__(kThreads)
     if (row < entry.rank) {
         const auto* a = static_cast<const uint4*>(slot_rows(tables, item, entry.first_row)[row]);
         constexpr int kStride = 32 * kSplit;
-        for (int c0 = part * 32 + lane; c0 < n8; c0 += kStride * kUnroll) {
-            uint4 av[kUnroll];
+        for (int c0 = part * 32 + lane; c0 < n8; c0 += kStride * kShrinkUnroll) {
+            uint4 av[kShrinkUnroll];
 #pragma unroll
-            for (int u = 0; u < kUnroll; ++u) {
+            for (int u = 0; u < kShrinkUnroll; ++u) {
                 const int c = c0 + kStride * u;
                 av[u] = c < n8 ? __ldg(a + c) : make_uint4(0, 0, 0, 0);
             }
 #pragma unroll
-            for (int u = 0; u < kUnroll; ++u) {
+            for (int u = 0; u < kShrinkUnroll; ++u) {
                 const int c = c0 + kStride * u;
                 if (c >= n8) continue;
+                // Every token's x chunk requested before the first is used.
+                uint4 xv[kLoraTokensPerItem];
+#pragma unroll
+                for (int k = 0; k < kLoraTokensPerItem; ++k)
+                    xv[k] = k < item.tokens ? __ldg(x + static_cast<std::size_t>(item.first_token + k) * n8 + c)
+                                            : make_uint4(0, 0, 0, 0);
                 float af[8];
                 to_float8<T>(av[u], af);
 #pragma unroll
                 for (int k = 0; k < kLoraTokensPerItem; ++k) {
                     if (k >= item.tokens) continue;
                     float xf[8];
-                    to_float8<T>(__ldg(x + static_cast<std::size_t>(item.first_token + k) * n8 + c), xf);
+                    to_float8<T>(xv[k], xf);
 #pragma unroll
                     for (int j = 0; j < 8; ++j) acc[k] = fmaf(af[j], xf[j], acc[k]);
                 }
@@ -153,10 +161,19 @@ __global__ void __launch_bounds__(kExpandThreads)
     const int col8 = static_cast<int>(blockIdx.z) * kExpandThreads + static_cast<int>(threadIdx.x);
     if (entry.rank == 0 || static_cast<int>(blockIdx.z) * kExpandThreads >= projection.out_features[fused] / 8) return;
 
+    const int n8 = projection.out_features[fused] / 8;
+    const void* const* rows = slot_rows(tables, item, entry.first_row + static_cast<std::uint32_t>(entry.rank));
+    // The tables were uploaded before the shrink began: the first B^T rows can be on their
+    // way while the shrink (launched before us, see launch()) still runs.
+    uint4 bv[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u)
+        bv[u] = u < entry.rank && col8 < n8 ? __ldg(static_cast<const uint4*>(rows[u]) + col8) : make_uint4(0, 0, 0, 0);
+    cudaGridDependencySynchronize();  // the shrink has finished and its t is visible
+
     extern __shared__ __align__(16) unsigned char shared[];
     auto* b_rows = reinterpret_cast<const uint4**>(shared);
     auto* shrunk = reinterpret_cast<float*>(shared + sizeof(void*) * static_cast<std::size_t>(max_rank));
-    const void* const* rows = slot_rows(tables, item, entry.first_row + static_cast<std::uint32_t>(entry.rank));
     for (int i = static_cast<int>(threadIdx.x); i < entry.rank; i += kExpandThreads)
         b_rows[i] = static_cast<const uint4*>(rows[i]);
     for (int i = static_cast<int>(threadIdx.x); i < item.tokens * entry.rank; i += kExpandThreads) {
@@ -165,14 +182,15 @@ __global__ void __launch_bounds__(kExpandThreads)
             entry.scale * t[(static_cast<std::size_t>(item.first_token + k) * kLoraMaxFused + fused) * max_rank + r];
     }
     __syncthreads();
-    if (col8 >= projection.out_features[fused] / 8) return;
+    if (col8 >= n8) return;
 
     float acc[kLoraTokensPerItem][8] = {};
     for (int r0 = 0; r0 < entry.rank; r0 += kUnroll) {
-        uint4 bv[kUnroll];
+        if (r0 > 0) {
 #pragma unroll
-        for (int u = 0; u < kUnroll; ++u)
-            bv[u] = r0 + u < entry.rank ? __ldg(b_rows[r0 + u] + col8) : make_uint4(0, 0, 0, 0);
+            for (int u = 0; u < kUnroll; ++u)
+                bv[u] = r0 + u < entry.rank ? __ldg(b_rows[r0 + u] + col8) : make_uint4(0, 0, 0, 0);
+        }
 #pragma unroll
         for (int u = 0; u < kUnroll; ++u) {
             if (r0 + u >= entry.rank) continue;
@@ -257,9 +275,21 @@ void launch(const LoraStepTables& tables, const LoraProjection& p, const void* x
                     static_cast<unsigned>((max_out / 8 + kExpandThreads - 1) / kExpandThreads));
     const std::size_t shared =
         static_cast<std::size_t>(max_rank) * (sizeof(void*) + kLoraTokensPerItem * sizeof(float));
-    expand_kernel<T>
-        <<<grid, kExpandThreads, shared, stream>>>(tables, p, scratch, static_cast<T*>(y), y_stride, max_rank);
-    check(cudaGetLastError(), "LoRA expand launch");
+    // Programmatic dependent launch: the expand's blocks start once the shrink's have all
+    // begun, and wait for its end only before reading t.
+    cudaLaunchConfig_t config = {};
+    config.gridDim = grid;
+    config.blockDim = dim3(kExpandThreads);
+    config.dynamicSmemBytes = shared;
+    config.stream = stream;
+    cudaLaunchAttribute attribute = {};
+    attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attribute.val.programmaticStreamSerializationAllowed = 1;
+    config.attrs = &attribute;
+    config.numAttrs = 1;
+    check(cudaLaunchKernelEx(&config, expand_kernel<T>, tables, p, static_cast<const float*>(scratch),
+                             static_cast<T*>(y), y_stride, max_rank),
+          "LoRA expand launch");
 }
 
 }  // namespace
