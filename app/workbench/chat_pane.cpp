@@ -360,11 +360,4 @@ void ChatPane::dropEvent(QDropEvent* event) {
     emit paneDropped(source);
 }
 
-void ChatPane::changeEvent(QEvent* event) {
-    // The document holds colors taken from the palette when it was drawn.
-    if (view_ && (event->type() == QEvent::PaletteChange || event->type() == QEvent::StyleChange))
-        view_->showMessages(messages_);
-    QFrame::changeEvent(event);
-}
-
 }  // namespace workbench

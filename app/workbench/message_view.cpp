@@ -45,12 +45,23 @@ MessageView::MessageView(QWidget* parent) : QTextBrowser(parent) {
 }
 
 void MessageView::showMessages(const QList<ConversationMessage>& messages) {
+    shown_ = messages;
+    draw();
+}
+
+void MessageView::changeEvent(QEvent* event) {
+    // The document holds colors taken from the palette when it was drawn.
+    if (event->type() == QEvent::PaletteChange) draw();
+    QTextBrowser::changeEvent(event);
+}
+
+void MessageView::draw() {
     const bool follow = scrolledToBottom();
     clear();
     QTextCursor cursor(document());
     const QPalette& p = palette();
     bool first = true;
-    for (const ConversationMessage& m : messages) {
+    for (const ConversationMessage& m : shown_) {
         const bool user = m.role == QLatin1String("user");
         if (!first) cursor.insertBlock();
         cursor.setBlockFormat(blockFormat(p, user, first ? 0 : 10));
@@ -70,6 +81,7 @@ void MessageView::showMessages(const QList<ConversationMessage>& messages) {
 }
 
 void MessageView::appendToAnswer(const QString& text) {
+    if (!shown_.isEmpty()) shown_.last().content += text;
     const bool follow = scrolledToBottom();
     QTextCursor cursor(document());
     cursor.movePosition(QTextCursor::End);

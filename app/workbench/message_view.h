@@ -26,11 +26,16 @@ public:
     // "TTFT 120 ms · 41.0 tok/s · 32 tokens" (and the finish reason when not "stop").
     static QString statsLine(const ChatStats& stats);
 
+protected:
+    void changeEvent(QEvent* event) override;
+
 private:
+    void draw();
     bool scrolledToBottom() const;
     void scrollToBottom();
 
     QString assistantName_;
+    QList<ConversationMessage> shown_;  // drawn again when the palette changes
 };
 
 }  // namespace workbench

@@ -21,6 +21,7 @@
 #include <QScrollBar>
 #include <QSignalSpy>
 #include <QTemporaryDir>
+#include <QTextBlock>
 #include <QTest>
 
 #include <algorithm>
@@ -320,6 +321,20 @@ private slots:
         QVERIFY(a->send("hi"));
         QVERIFY(!a->isBusy());
         QCOMPARE(a->messages().last().stats->reason, QStringLiteral("error"));
+    }
+
+    void messagesFollowThePalette() {
+        ChatPane pane(nullptr, "a");
+        pane.restore({"a", {}, greedy(4), {{"user", "question", {}}, {"assistant", "answer", {}}}});
+        QPalette dark = pane.palette();
+        dark.setColor(QPalette::Text, QColor(230, 230, 230));
+        dark.setColor(QPalette::Base, QColor(30, 30, 30));
+        dark.setColor(QPalette::AlternateBase, QColor(50, 50, 50));
+        pane.setPalette(dark);
+        const QTextBlock prompt = pane.findChild<MessageView*>()->document()->findBlockByNumber(1);
+        QCOMPARE(prompt.text(), QStringLiteral("question"));
+        QCOMPARE(prompt.blockFormat().background().color(), QColor(50, 50, 50));
+        QCOMPARE(prompt.begin().fragment().charFormat().foreground().color(), QColor(230, 230, 230));
     }
 
     void viewFollowsUnlessScrolledUp() {
