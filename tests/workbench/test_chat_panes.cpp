@@ -22,6 +22,8 @@
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTextBlock>
+#include <QToolButton>
+#include <QMenu>
 #include <QTest>
 
 #include <algorithm>
@@ -162,7 +164,13 @@ private slots:
                      qPrintable(pane->model()));
         }
 
-        bar.setTargeted(base_, false);
+        // Untick the base in the Targets menu.
+        auto* targetsMenu = bar.findChild<QToolButton*>()->menu();
+        emit targetsMenu->aboutToShow();
+        QStringList listed;
+        for (QAction* action : targetsMenu->actions()) listed.append(action->text());
+        QCOMPARE(listed, (QStringList{base_, kFirstAdapter, kSecondAdapter}));
+        targetsMenu->actions().first()->setChecked(false);
         QCOMPARE(bar.targets(), (QStringList{kFirstAdapter, kSecondAdapter}));
         QTest::keyClicks(input, "Only adapters");
         bar.send();
