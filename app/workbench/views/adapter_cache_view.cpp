@@ -62,11 +62,13 @@ void AdapterCacheView::showSnapshot(const MetricsPtr& snapshot, double seconds) 
             sample.counters[slot(CacheTier(t), CacheEvent(e))] =
                 eventCount(tierStats(snapshot->adapter_cache, CacheTier(t)), CacheEvent(e));
 
-    // Counters that went down belong to a new engine: its rates start afresh.
+    // Counters that went down belong to a new engine, and a sample from long ago (the
+    // views were hidden) would smear what happened since: rates start afresh.
     if (!recent_.empty()) {
         const Counters& last = recent_.back().counters;
-        for (std::size_t i = 0; i < last.size(); ++i)
-            if (sample.counters[i] < last[i]) recent_.clear();
+        bool stale = seconds - recent_.back().seconds > 2 * kRateWindowSeconds;
+        for (std::size_t i = 0; i < last.size(); ++i) stale |= sample.counters[i] < last[i];
+        if (stale) recent_.clear();
     }
     recent_.push_back(sample);
     while (recent_.size() > 2 && recent_[1].seconds <= seconds - kRateWindowSeconds) recent_.pop_front();
