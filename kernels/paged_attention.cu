@@ -30,6 +30,12 @@ struct Plan {
     std::size_t shared_bytes = 0;
 };
 
+// Row stride of the K tile in floats: padded so that threads reading one column of
+// successive rows with 16-byte loads hit distinct banks.
+__host__ __device__ int k_stride(int hd) {
+    return hd + 4;
+}
+
 Plan make_plan(const AttentionArgs& a) {
     Plan p;
     p.group = a.num_heads / a.kv.kv_heads;
@@ -37,9 +43,9 @@ Plan make_plan(const AttentionArgs& a) {
     p.tiles_per_seq = (a.batch.max_seq_tokens + p.tile_tokens - 1) / p.tile_tokens;
     p.rows = p.tile_tokens * p.group;
     const int hd = a.kv.head_dim;
-    // q, acc: [rows][hd]; k: [kTile][hd + 1] (padded: threads of a warp read one column);
-    // v: [kTile][hd]; scores: [rows][kTile]; running max, sum and rescale per row.
-    const std::size_t floats = 2 * static_cast<std::size_t>(p.rows) * hd + kTile * (2 * hd + 1) +
+    // q, acc: [rows][hd]; k: [kTile][k_stride]; v: [kTile][hd]; scores: [rows][kTile];
+    // running max, sum and rescale per row.
+    const std::size_t floats = 2 * static_cast<std::size_t>(p.rows) * hd + kTile * (k_stride(hd) + hd) +
                                static_cast<std::size_t>(p.rows) * kTile + 3 * static_cast<std::size_t>(p.rows);
     p.shared_bytes = floats * sizeof(float);
     return p;
@@ -49,12 +55,13 @@ struct SharedTile {
     float *q, *acc, *k, *v, *scores, *row_max, *row_sum, *rescale;
 };
 
+// Every array starts 16-byte aligned (all sizes are multiples of 4 floats but the last three).
 __device__ SharedTile carve(float* base, int rows, int hd) {
     SharedTile s;
     s.q = base;
     s.acc = s.q + rows * hd;
     s.k = s.acc + rows * hd;
-    s.v = s.k + kTile * (hd + 1);
+    s.v = s.k + kTile * k_stride(hd);
     s.scores = s.v + kTile * hd;
     s.row_max = s.scores + rows * kTile;
     s.row_sum = s.row_max + rows;
@@ -62,44 +69,86 @@ __device__ SharedTile carve(float* base, int rows, int hd) {
     return s;
 }
 
-// Loads K and V of positions [first, first + kTile) (those below `end`; zeros beyond,
-// so that masked rows multiply finite values) of one KV head as fp32.
-template <class T>
-__device__ void load_kv_tile(const AttentionArgs& a, int seq, int kv_head, int first, int end, const SharedTile& s) {
-    const int hd = a.kv.head_dim, chunks = hd / 8;
-    for (int c = threadIdx.x; c < kTile * chunks; c += blockDim.x) {
-        const int p = c / chunks, part = c % chunks, position = first + p;
+// 16-byte pieces of a K (or V) tile a thread moves: kTile positions x head_dim / 8 over
+// the block; the kernel is built for head_dim up to 128 and up to 256, as fewer pieces
+// take fewer registers and leave room for more blocks per SM.
+constexpr int pieces_for(int head_dim) {
+    return kTile * (head_dim / 8) / kThreads;
+}
+
+// A thread's share of one tile in flight, registers only: the page of each of its
+// pieces (-1: past the split's end) and the raw K and V words. Loading the next tile
+// while the current one is computed, and page ids one tile further ahead, keeps the
+// global loads of a block off its critical path.
+template <int Pieces>
+struct TileFetch {
+    int page[Pieces];
+    uint4 k[Pieces], v[Pieces];
+};
+
+struct TileSource {
+    const AttentionArgs* a;
+    const int* table;  // the sequence's block table, at `layer`
+    int kv_head, end;
+};
+
+template <int Pieces>
+__device__ void fetch_pages(const TileSource& src, int first, int (&page)[Pieces]) {
+    const int chunks = src.a->kv.head_dim / 8, bt = src.a->kv.block_tokens, layers = src.a->kv.num_layers;
+#pragma unroll
+    for (int j = 0; j < Pieces; ++j) {
+        const int c = threadIdx.x + j * kThreads, position = first + c / chunks;
+        page[j] = c < kTile * chunks && position < src.end ? src.table[(position / bt) * layers] : -1;
+    }
+}
+
+template <class T, int Pieces>
+__device__ void fetch_kv(const TileSource& src, int first, TileFetch<Pieces>& f) {
+    const int hd = src.a->kv.head_dim, chunks = hd / 8;
+#pragma unroll
+    for (int j = 0; j < Pieces; ++j) {
+        if (f.page[j] < 0) continue;
+        const int c = threadIdx.x + j * kThreads, position = first + c / chunks;
+        const std::size_t at = static_cast<std::size_t>(src.kv_head) * hd + (c % chunks) * 8;
+        f.k[j] = *reinterpret_cast<const uint4*>(kv_at<T>(src.a->kv, f.page[j], position, 0) + at);
+        f.v[j] = *reinterpret_cast<const uint4*>(kv_at<T>(src.a->kv, f.page[j], position, 1) + at);
+    }
+}
+
+// Converts the fetched tile to fp32 in shared memory; positions past the end become
+// zeros, so that masked rows multiply finite values.
+template <class T, int Pieces>
+__device__ void store_tile(const TileFetch<Pieces>& f, int hd, const SharedTile& s) {
+    const int chunks = hd / 8;
+#pragma unroll
+    for (int j = 0; j < Pieces; ++j) {
+        const int c = threadIdx.x + j * kThreads;
+        if (c >= kTile * chunks) continue;
+        const int p = c / chunks, d = (c % chunks) * 8;
         float kf[8], vf[8];
-        if (position < end) {
-            const int page = page_of(a.batch, a.kv, a.layer, seq, position);
-            const std::size_t at = static_cast<std::size_t>(kv_head) * hd + part * 8;
-            const uint4 kw = *reinterpret_cast<const uint4*>(kv_at<T>(a.kv, page, position, 0) + at);
-            const uint4 vw = *reinterpret_cast<const uint4*>(kv_at<T>(a.kv, page, position, 1) + at);
-            const T* kh = reinterpret_cast<const T*>(&kw);
-            const T* vh = reinterpret_cast<const T*>(&vw);
-#pragma unroll
-            for (int e = 0; e < 8; ++e) {
-                kf[e] = to_f32(kh[e]);
-                vf[e] = to_f32(vh[e]);
-            }
-        } else {
-#pragma unroll
-            for (int e = 0; e < 8; ++e) kf[e] = vf[e] = 0.0f;
-        }
+        const T* kh = reinterpret_cast<const T*>(&f.k[j]);
+        const T* vh = reinterpret_cast<const T*>(&f.v[j]);
 #pragma unroll
         for (int e = 0; e < 8; ++e) {
-            s.k[p * (hd + 1) + part * 8 + e] = kf[e];
-            s.v[p * hd + part * 8 + e] = vf[e];
+            kf[e] = f.page[j] < 0 ? 0.0f : to_f32(kh[e]);
+            vf[e] = f.page[j] < 0 ? 0.0f : to_f32(vh[e]);
         }
+        float4* kd = reinterpret_cast<float4*>(s.k + p * k_stride(hd) + d);
+        float4* vd = reinterpret_cast<float4*>(s.v + p * hd + d);
+        kd[0] = make_float4(kf[0], kf[1], kf[2], kf[3]);
+        kd[1] = make_float4(kf[4], kf[5], kf[6], kf[7]);
+        vd[0] = make_float4(vf[0], vf[1], vf[2], vf[3]);
+        vd[1] = make_float4(vf[4], vf[5], vf[6], vf[7]);
     }
 }
 
 // One block: a tile of one sequence's query tokens, the query heads of one KV head, and
 // one split of the positions they see. Row r of the tile is token r / group, head
 // kv_head * group + r % group.
-template <class T>
+template <class T, int Pieces>
 __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionArgs a, Plan plan) {
-    extern __shared__ float shared[];
+    static_assert(kTile == 32, "the softmax gives a tile's positions to the lanes of a warp");
+    extern __shared__ float4 shared[];
     const int seq = blockIdx.x / plan.tiles_per_seq, tile = blockIdx.x % plan.tiles_per_seq;
     const int kv_head = blockIdx.y, split = blockIdx.z, splits = gridDim.z;
     const int seq_start = a.batch.seq_starts[seq];
@@ -109,7 +158,7 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionArgs a, Pl
     const int hd = a.kv.head_dim, group = plan.group, rows = tile_tokens * group;
     const int first_position = a.batch.seq_positions[seq] + first_token;
     const int last_position = first_position + tile_tokens - 1;
-    const SharedTile s = carve(shared, plan.rows, hd);
+    const SharedTile s = carve(reinterpret_cast<float*>(shared), plan.rows, hd);
 
     // The positions this split reads: a share of the cache blocks the tile sees.
     const int lo = a.sliding_window > 0 ? max(0, first_position - a.sliding_window + 1) : 0;
@@ -118,6 +167,12 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionArgs a, Pl
     const int per_split = (blocks + splits - 1) / splits;
     const int begin = max(lo, (first_block + split * per_split) * bt);
     const int end = min(last_position + 1, (first_block + (split + 1) * per_split) * bt);
+    const TileSource src{&a, a.batch.block_tables + a.batch.block_table_starts[seq] + a.layer, kv_head, end};
+    TileFetch<Pieces> fetch;
+    int next_pages[Pieces];
+    fetch_pages(src, begin, fetch.page);
+    fetch_kv<T, Pieces>(src, begin, fetch);
+    fetch_pages(src, begin + kTile, next_pages);
 
     for (int i = threadIdx.x; i < rows * hd; i += blockDim.x) {
         const int r = i / hd, d = i % hd;
@@ -134,17 +189,29 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionArgs a, Pl
     const int pairs = rows * kTile;
     const int lanes = pairs >= kThreads ? 1 : min(32, kThreads / pairs);
     const int lane_in_pair = threadIdx.x % lanes;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
 
     for (int first = begin; first < end; first += kTile) {
         __syncthreads();  // the previous tile's K, V and scores are consumed
-        load_kv_tile<T>(a, seq, kv_head, first, end, s);
+        store_tile<T, Pieces>(fetch, hd, s);
         __syncthreads();
+#pragma unroll
+        for (int j = 0; j < Pieces; ++j) fetch.page[j] = next_pages[j];
+        fetch_kv<T, Pieces>(src, first + kTile, fetch);
+        fetch_pages(src, first + 2 * kTile, next_pages);
+
         for (int base = 0; base < pairs; base += kThreads / lanes) {
             const int pair = base + threadIdx.x / lanes;
             const int r = pair / kTile, p = pair % kTile;
             float dot = 0.0f;
-            if (pair < pairs)
-                for (int d = lane_in_pair; d < hd; d += lanes) dot += s.q[r * hd + d] * s.k[p * (hd + 1) + d];
+            if (pair < pairs) {
+                const float4* q4 = reinterpret_cast<const float4*>(s.q + r * hd);
+                const float4* k4 = reinterpret_cast<const float4*>(s.k + p * k_stride(hd));
+                for (int d = lane_in_pair; d < hd / 4; d += lanes) {
+                    const float4 x = q4[d], y = k4[d];
+                    dot += x.x * y.x + x.y * y.y + x.z * y.z + x.w * y.w;
+                }
+            }
             for (int o = lanes / 2; o > 0; o >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, o);
             if (pair < pairs && lane_in_pair == 0) {
                 const int position = first + p, query = first_position + r / group;
@@ -154,23 +221,22 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionArgs a, Pl
             }
         }
         __syncthreads();
-        for (int r = threadIdx.x; r < rows; r += blockDim.x) {
-            float* score = s.scores + r * kTile;
-            float peak = s.row_max[r];
-            for (int p = 0; p < kTile; ++p) peak = fmaxf(peak, score[p]);
-            if (peak == kNegInf) {  // nothing visible yet: keep the empty state
-                for (int p = 0; p < kTile; ++p) score[p] = 0.0f;
-                s.rescale[r] = 1.0f;
-                continue;
+        // Online softmax, a warp per row and a lane per position.
+        for (int r = warp; r < rows; r += kThreads / 32) {
+            const float score = s.scores[r * kTile + lane], old_max = s.row_max[r];
+            float peak = score;
+            for (int o = 16; o > 0; o >>= 1) peak = fmaxf(peak, __shfl_xor_sync(0xffffffffu, peak, o));
+            peak = fmaxf(peak, old_max);
+            const float weight = peak == kNegInf ? 0.0f : __expf(score - peak);
+            float sum = weight;
+            for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+            s.scores[r * kTile + lane] = weight;
+            if (lane == 0) {
+                const float rescale = peak == kNegInf ? 1.0f : __expf(old_max - peak);
+                s.rescale[r] = rescale;
+                s.row_sum[r] = s.row_sum[r] * rescale + sum;
+                s.row_max[r] = peak;
             }
-            float sum = 0.0f;
-            for (int p = 0; p < kTile; ++p) {
-                score[p] = __expf(score[p] - peak);
-                sum += score[p];
-            }
-            s.rescale[r] = __expf(s.row_max[r] - peak);
-            s.row_sum[r] = s.row_sum[r] * s.rescale[r] + sum;
-            s.row_max[r] = peak;
         }
         __syncthreads();
         for (int i = threadIdx.x; i < rows * hd; i += blockDim.x) {
@@ -227,15 +293,25 @@ __global__ void combine_kernel(AttentionArgs a) {
     }
 }
 
-template <class T>
-void launch(const AttentionArgs& a, const Plan& plan, cudaStream_t stream) {
+// The attention kernel for head_dim up to Pieces' limit, its shared memory limit raised once.
+template <class T, int Pieces>
+void launch_tiles(const AttentionArgs& a, const Plan& plan, cudaStream_t stream) {
     static const int configured = [] {
-        return cudaFuncSetAttribute(attention_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxSharedBytes);
+        return cudaFuncSetAttribute(attention_kernel<T, Pieces>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                    kMaxSharedBytes);
     }();
     check(configured, "paged_attention: raising the shared memory limit");
     const dim3 grid(static_cast<unsigned>(a.batch.num_seqs * plan.tiles_per_seq), static_cast<unsigned>(a.kv.kv_heads),
                     static_cast<unsigned>(a.kv_splits));
-    attention_kernel<T><<<grid, kThreads, plan.shared_bytes, stream>>>(a, plan);
+    attention_kernel<T, Pieces><<<grid, kThreads, plan.shared_bytes, stream>>>(a, plan);
+}
+
+template <class T>
+void launch(const AttentionArgs& a, const Plan& plan, cudaStream_t stream) {
+    if (a.kv.head_dim <= 128)
+        launch_tiles<T, pieces_for(128)>(a, plan, stream);
+    else
+        launch_tiles<T, pieces_for(256)>(a, plan, stream);
     if (a.kv_splits > 1)
         combine_kernel<T><<<dim3(static_cast<unsigned>(a.batch.num_tokens), static_cast<unsigned>(a.num_heads)),
                             std::min(a.kv.head_dim, 128), 0, stream>>>(a);
