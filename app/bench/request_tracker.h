@@ -30,6 +30,10 @@ struct TrackedRequest {
 class RequestTracker {
 public:
     explicit RequestTracker(Engine& engine) : engine_(engine) {}
+    // Cancels what still runs and waits for it: the engine's callbacks point here.
+    ~RequestTracker() { cancel_all(); }
+    RequestTracker(const RequestTracker&) = delete;
+    RequestTracker& operator=(const RequestTracker&) = delete;
     // Submits; throws what Engine::submit throws. Returns the request's index here.
     std::size_t submit(GenerationRequest request);
     // Waits until every submitted request has finished or `deadline` passes; returns
