@@ -4,10 +4,13 @@
 # transformers+PEFT baseline on the same workloads, then one short table with our/peer
 # ratios (bench/summarize.py). Writes $OUT/summary.json (every run's JSON) and
 # $OUT/bench.log.
-# Usage (device call): bash scripts/gpu/bench.sh [quick|full]
-#   quick: 32 generated tokens, 20 s traces over 1000 adapters (fits a 5-minute call)
-#   full:  128 generated tokens, 120 s traces over 1000 and 2000 adapters
-# LW_BENCH_MODEL (llama-7b) and LW_BENCH_POOL_MIB (40960) override the model and pool.
+# Usage (device call): bash scripts/gpu/bench.sh [quick|full] [PART...]
+#   quick: 32 generated tokens, 20 s traces over 1000 adapters (about 4.5 minutes)
+#   full:  128 generated tokens, 120 s traces over 1000 and 2000 adapters (over 10
+#          minutes: run its parts in separate calls)
+#   PART:  throughput, traces, peer (default: all three)
+# LW_BENCH_MODEL (llama-7b), LW_BENCH_POOL_MIB (40960), LW_BENCH_TRACE_ADAPTERS and
+# LW_BENCH_TRACE_SECONDS override the model, the pool and the traces.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -17,6 +20,13 @@ case $mode in
   full) gen=128 trace_seconds=120 trace_adapters="1000 2000" drain=120 ;;
   *) echo "bench.sh: unknown mode '$mode' (quick or full)" >&2; exit 2 ;;
 esac
+trace_seconds=${LW_BENCH_TRACE_SECONDS:-$trace_seconds}
+trace_adapters=${LW_BENCH_TRACE_ADAPTERS:-$trace_adapters}
+parts=" ${*:2} "
+[ "$parts" = "  " ] && parts=" throughput traces peer "
+for part in $parts; do
+  case $part in throughput | traces | peer) ;; *) echo "bench.sh: unknown part '$part'" >&2; exit 2 ;; esac
+done
 source scripts/gpu/unpack.sh
 out=${OUT:-$PWD/bench-out}
 runs="$work/runs"
@@ -47,10 +57,15 @@ peer() {
   --pool-mib 256 --adapter-cache /tmp/lw-bench-adapters --json "$runs/probe.json" >/dev/null 2>&1
 device=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['device'])" "$runs/probe.json" 2>/dev/null)
 echo "engine device: ${device:-none (the probe failed)}"
-if [[ $device == cuda* ]]; then
+if [[ $device != cuda* ]]; then
+  echo "== the engine has no CUDA backend here: lora-bench runs skipped"
+fi
+if [[ $device == cuda* && $parts == *" throughput "* ]]; then
   bench base throughput "${engine[@]}" --batch 1,8,32,64 --prompt 128 --gen "$gen"
   bench mixed32 throughput "${engine[@]}" --batch 32 --distinct 32 --ranks 16 --prompt 128 --gen "$gen"
   bench mixed64 throughput "${engine[@]}" --batch 64 --distinct 64 --ranks 8-64 --prompt 128 --gen "$gen"
+fi
+if [[ $device == cuda* && $parts == *" traces "* ]]; then
   for n in $trace_adapters; do
     for s in s1 s2; do
       ranks=8
@@ -59,16 +74,16 @@ if [[ $device == cuda* ]]; then
         --max-loras 128 --max-cpu-loras 256 --max-num-seqs 256 --timeout "$drain"
     done
   done
-else
-  echo "== the engine has no CUDA backend here: lora-bench runs skipped"
 fi
 rm -f "$runs/probe.json"
 
-python3 -c "import peft" 2>/dev/null ||
-  { [ -n "$(ls .bench-wheels/peft-*.whl 2>/dev/null)" ] &&
-    python3 -m pip install -q --no-index --no-deps --target /tmp/peft-site .bench-wheels/peft-*.whl &&
-    export PYTHONPATH=/tmp/peft-site${PYTHONPATH:+:$PYTHONPATH}; }
-peer peft-base32 --batch 32 --distinct 0
-peer peft-mixed32 --batch 32 --distinct 32 --ranks 16
+if [[ $parts == *" peer "* ]]; then
+  python3 -c "import peft" 2>/dev/null ||
+    { [ -n "$(ls .bench-wheels/peft-*.whl 2>/dev/null)" ] &&
+      python3 -m pip install -q --no-index --no-deps --target /tmp/peft-site .bench-wheels/peft-*.whl &&
+      export PYTHONPATH=/tmp/peft-site${PYTHONPATH:+:$PYTHONPATH}; }
+  peer peft-base32 --batch 32 --distinct 0
+  peer peft-mixed32 --batch 32 --distinct 32 --ranks 16
+fi
 
 python3 bench/summarize.py "$runs" "$out/summary.json"
