@@ -15,7 +15,7 @@ namespace {
 constexpr int kThreads = 256;  // shrink blocks
 constexpr int kWarps = kThreads / 32;
 constexpr int kExpandThreads = 64;  // expand blocks: 512 columns each, so that decode spreads over every SM
-constexpr int kUnroll = 8;          // B^T rows each expand thread requests before using the first
+constexpr int kUnroll = 16;         // B^T rows each expand thread requests before using the first
 constexpr int kShrinkUnroll = 4;    // A chunks each shrink lane requests (with every token's x chunk)
 constexpr int kMaxRank = 1024;      // keeps the expand block's shared tables under 48 KB
 // Shrink shapes: decode-sized steps give each A row to 4 warps (a quarter of the row each)
@@ -82,8 +82,8 @@ __global__ void __launch_bounds__(kThreads)
                   int max_rank) {
     constexpr int kSplit = kWarps / kRows;
     cudaTriggerProgrammaticLaunchCompletion();  // the expand may start loading B^T rows
-    if (static_cast<int>(blockIdx.x) >= *tables.item_count) return;
     const LoraWorkItem item = tables.items[blockIdx.x];
+    if (item.tokens == 0) return;
     const int fused = static_cast<int>(blockIdx.y);
     const LoraModuleEntry entry = module_entry(tables, item, projection, fused);
     const int first_row = static_cast<int>(blockIdx.z) * kRows;
@@ -154,8 +154,8 @@ template <class T>
 __global__ void __launch_bounds__(kExpandThreads)
     expand_kernel(LoraStepTables tables, LoraProjection projection, const float* __restrict__ t, T* __restrict__ y,
                   int y_stride, int max_rank) {
-    if (static_cast<int>(blockIdx.x) >= *tables.item_count) return;
     const LoraWorkItem item = tables.items[blockIdx.x];
+    if (item.tokens == 0) return;
     const int fused = static_cast<int>(blockIdx.y);
     const LoraModuleEntry entry = module_entry(tables, item, projection, fused);
     const int col8 = static_cast<int>(blockIdx.z) * kExpandThreads + static_cast<int>(threadIdx.x);
@@ -205,17 +205,25 @@ __global__ void __launch_bounds__(kExpandThreads)
             }
         }
     }
+    // Every token's y chunk requested before the first is written back.
+    uint4* out[kLoraTokensPerItem];
+    uint4 yv[kLoraTokensPerItem];
+#pragma unroll
+    for (int k = 0; k < kLoraTokensPerItem; ++k) {
+        out[k] = reinterpret_cast<uint4*>(
+                     y + static_cast<std::size_t>(item.first_token + min(k, item.tokens - 1)) * y_stride +
+                     projection.out_offset[fused]) +
+                 col8;
+        if (k < item.tokens) yv[k] = *out[k];
+    }
 #pragma unroll
     for (int k = 0; k < kLoraTokensPerItem; ++k) {
         if (k >= item.tokens) continue;
-        auto* out = reinterpret_cast<uint4*>(y + static_cast<std::size_t>(item.first_token + k) * y_stride +
-                                             projection.out_offset[fused]) +
-                    col8;
         float v[8];
-        to_float8<T>(*out, v);
+        to_float8<T>(yv[k], v);
 #pragma unroll
         for (int j = 0; j < 8; ++j) v[j] += acc[k][j];
-        *out = from_float8<T>(v);
+        *out[k] = from_float8<T>(v);
     }
 }
 
@@ -247,8 +255,7 @@ void check_arguments(const LoraStepTables& tables, const LoraProjection& p, DTyp
     if (max_rank < 1 || max_rank > kMaxRank) fail(who, ": max_rank ", max_rank, " is not 1..", kMaxRank);
     if (launch_items < 0 || launch_items > tokens)
         fail(who, ": ", launch_items, " work items for ", tokens, " tokens (an item holds at least one token)");
-    if (!aligned16(x) || !aligned16(y) || !aligned16(scratch) || !tables.item_count || !tables.items ||
-        !tables.modules || !tables.rows)
+    if (!aligned16(x) || !aligned16(y) || !aligned16(scratch) || !tables.items || !tables.modules || !tables.rows)
         fail(who, ": layer ", p.layer, ": x, y and scratch must be 16-byte aligned device memory and the tables set");
 }
 

@@ -26,7 +26,8 @@ struct LoraModuleEntry {
     int unused = 0;
 };
 
-// Up to kLoraTokensPerItem consecutive batch tokens that share the adapter in `slot`.
+// Up to kLoraTokensPerItem consecutive batch tokens that share the adapter in `slot`; an
+// item of 0 tokens does nothing (the grid has a block for every item up to a bound).
 struct LoraWorkItem {
     int first_token = 0;
     int tokens = 0;
@@ -36,8 +37,7 @@ struct LoraWorkItem {
 
 // Device pointers to one step's tables.
 struct LoraStepTables {
-    const int* item_count = nullptr;           // how many of `items` are valid
-    const LoraWorkItem* items = nullptr;       //
+    const LoraWorkItem* items = nullptr;       // one per block: launch_items, unused ones 0 tokens
     const LoraModuleEntry* modules = nullptr;  // [slot][layer][kLoraModules]
     const void* const* rows = nullptr;         // [slot][rows_per_slot]: each row's device address
     int num_layers = 0;
@@ -57,8 +57,8 @@ struct LoraProjection {
 
 // Launches shrink then expand on `stream`. x: [tokens][in_features]; y: [tokens][y_stride];
 // both F16 or BF16 (`dtype`, as the rows), 16-byte aligned, every width a multiple of 8.
-// `scratch` holds tokens * kLoraMaxFused * max_rank floats. launch_items bounds the step's
-// item count (it is the grid size), max_rank every entry's rank. Throws lw::Error on arguments that break these rules.
+// `scratch` holds tokens * kLoraMaxFused * max_rank floats. launch_items is the number of
+// items (the grid size), max_rank bounds every entry's rank. Throws lw::Error on arguments that break these rules.
 void lora_shrink_expand(const LoraStepTables& tables, const LoraProjection& projection, DType dtype, const void* x,
                         void* y, int y_stride, float* scratch, int tokens, int max_rank, int launch_items,
                         cudaStream_t stream);

@@ -491,6 +491,16 @@ private slots:
         plan.prepare(second.batch, stream.s);
         lw::cuda::check(cudaGraphLaunch(exec, stream.s), "graph launch");
         c.check(second, config, dtype, "graph replay");
+        // A step without adapters: the replayed launches must find nothing to do.
+        const TestStep base_only({{1, nullptr}, {1, nullptr}, {1, nullptr}, {1, nullptr}});
+        ProjectionCase untouched(1, {0, 1, 2}, config, 4, dtype, rng);
+        lw::cuda::check(cudaMemcpy(c.y_dev->p, untouched.y_dev->p, untouched.y.size() * 2, cudaMemcpyDeviceToDevice),
+                        "reset y");
+        c.y = untouched.y;
+        plan.prepare(base_only.batch, stream.s);
+        QVERIFY(!plan.active());
+        lw::cuda::check(cudaGraphLaunch(exec, stream.s), "graph launch");
+        c.check(base_only, config, dtype, "graph replay without adapters");
         cudaGraphExecDestroy(exec);
         cudaGraphDestroy(graph);
     }

@@ -10,9 +10,6 @@
 namespace lw::cuda {
 namespace {
 
-// The items buffer: the item count, padded to 16 bytes, then the items.
-constexpr std::size_t kItemsOffset = 16;
-
 const char* module_name(int module) {
     return linear_module_names()[static_cast<std::size_t>(module)].c_str();
 }
@@ -55,7 +52,7 @@ LoraPlan::LoraPlan(const ModelConfig& config, DType dtype, const std::byte* pool
         fail("LoRA plan: ", rows_per_slot, " rows per adapter is too many");
     rows_per_slot_ = static_cast<int>(rows_per_slot);
 
-    const std::size_t items_bytes = kItemsOffset + checked_product({tokens, sizeof(LoraWorkItem)}, "work items");
+    const std::size_t items_bytes = checked_product({tokens, sizeof(LoraWorkItem)}, "work items");
     const std::size_t modules_bytes =
         checked_product({adapters, layers, kLoraModules, sizeof(LoraModuleEntry)}, "module tables");
     const std::size_t rows_bytes = checked_product({adapters, rows_per_slot, sizeof(void*)}, "row tables");
@@ -94,7 +91,7 @@ void LoraPlan::build_step(const StepBatch& batch, cudaStream_t stream) {
     token_count_ = 0;
     launch_items_ = 0;
 
-    auto* items = reinterpret_cast<LoraWorkItem*>(items_host_.as<std::byte>() + kItemsOffset);
+    auto* items = items_host_.as<LoraWorkItem>();
     int item_count = 0;
     int token = 0;
     for (std::size_t i = 0; i < batch.sequences.size(); ++i) {
@@ -120,16 +117,18 @@ void LoraPlan::build_step(const StepBatch& batch, cudaStream_t stream) {
 
     // Items number at most ceil(tokens / per item) + sequences: a bound that does not
     // depend on which sequences have adapters, so a captured launch fits any such batch.
-    // The count goes up even when it is 0, so that a graph captured earlier does nothing.
+    // The items up to it go up every step, unused ones empty, even when none is used, so
+    // that a graph captured earlier finds nothing to do.
     const auto sequences = static_cast<int>(batch.sequences.size());
     launch_items_ = std::min(token, (token + kLoraTokensPerItem - 1) / kLoraTokensPerItem + sequences);
-    std::memcpy(items_host_.get(), &item_count, sizeof(int));
+    std::fill(items + item_count, items + launch_items_, LoraWorkItem{});
     token_count_ = token;
     item_count_ = item_count;
-    check(cudaMemcpyAsync(items_device_.get(), items_host_.get(),
-                          kItemsOffset + static_cast<std::size_t>(item_count) * sizeof(LoraWorkItem),
-                          cudaMemcpyHostToDevice, stream),
-          "LoRA plan: uploading the step's work items");
+    if (launch_items_ > 0)
+        check(
+            cudaMemcpyAsync(items_device_.get(), items, static_cast<std::size_t>(launch_items_) * sizeof(LoraWorkItem),
+                            cudaMemcpyHostToDevice, stream),
+            "LoRA plan: uploading the step's work items");
 }
 
 int LoraPlan::slot_for(const PooledAdapter& adapter, std::size_t sequence, cudaStream_t stream) {
@@ -244,8 +243,7 @@ void LoraPlan::apply(int layer, std::span<const int> modules, const void* x, voi
     if (item_count_ == 0) return;
 
     LoraStepTables tables;
-    tables.item_count = items_device_.as<const int>();
-    tables.items = reinterpret_cast<const LoraWorkItem*>(items_device_.as<const std::byte>() + kItemsOffset);
+    tables.items = items_device_.as<const LoraWorkItem>();
     tables.modules = modules_device_.as<const LoraModuleEntry>();
     tables.rows = rows_device_.as<const void* const>();
     tables.num_layers = config_.num_layers;

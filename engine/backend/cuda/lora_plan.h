@@ -85,7 +85,7 @@ private:
     int rows_per_slot_ = 0;
 
     // Device tables (LoraStepTables points into them) and their pinned host mirrors.
-    CudaBuffer items_device_, items_host_;      // item count, then the work items
+    CudaBuffer items_device_, items_host_;      // the work items, launch_items_ of them
     CudaBuffer modules_device_, modules_host_;  // [slot][layer][7] LoraModuleEntry
     CudaBuffer rows_device_, rows_host_;        // [slot][rows_per_slot] row addresses
     CudaBuffer scratch_;                        // shrink output: [tokens][kLoraMaxFused][max_rank] floats
