@@ -58,7 +58,9 @@ struct LoraProjection {
 // Launches shrink then expand on `stream`. x: [tokens][in_features]; y: [tokens][y_stride];
 // both F16 or BF16 (`dtype`, as the rows), 16-byte aligned, every width a multiple of 8.
 // `scratch` holds tokens * kLoraMaxFused * max_rank floats. launch_items is the number of
-// items (the grid size), max_rank bounds every entry's rank. Throws lw::Error on arguments that break these rules.
+// items (the grid size), max_rank bounds every entry's rank. Throws lw::Error on
+// arguments that break these rules. The expand is a programmatic dependent launch: it
+// starts while the shrink runs and waits for it before reading the shrunk values.
 void lora_shrink_expand(const LoraStepTables& tables, const LoraProjection& projection, DType dtype, const void* x,
                         void* y, int y_stride, float* scratch, int tokens, int max_rank, int launch_items,
                         cudaStream_t stream);

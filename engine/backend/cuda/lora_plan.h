@@ -11,7 +11,8 @@
 // it holds: a decode step captured as a CUDA graph replays correctly for any batch of the
 // same counts once prepare() has refreshed the tables (prepare itself is not captured).
 // apply() launches nothing in a step without adapted tokens, so a graph captured from
-// such a step holds no LoRA launches.
+// such a step holds no LoRA launches; one captured with adapters and replayed on a step
+// without them finds only empty items. prepare() and apply() use the same stream.
 #pragma once
 
 #include "backend/backend.h"
