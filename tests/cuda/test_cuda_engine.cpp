@@ -254,24 +254,28 @@ private slots:
         const auto got = gpu.generate(requests, std::size_t(chunk), steps);
         const auto reference = cpu.generate(requests, std::size_t(chunk), steps);
         double worst_fixture = 0, worst_cpu = 0;
+        std::vector<std::string> problems;
         for (std::size_t i = 0; i < requests.size(); ++i) {
             const std::string who = lw::cat("request ", i, " (", requests[i].adapter.value_or("base"), ")");
             const std::string vs_fixture =
                 follows(who + " vs transformers", got[i], requests[i].tokens, requests[i].logprobs, worst_fixture);
-            QVERIFY2(vs_fixture.empty(), vs_fixture.c_str());
+            if (!vs_fixture.empty()) problems.push_back(vs_fixture);
             std::vector<double> cpu_logprobs;
             for (std::size_t k = 0; k < reference[i].tokens.size(); ++k)
                 cpu_logprobs.push_back(reference[i].distributions[k][std::size_t(reference[i].tokens[k])]);
             const std::string vs_cpu = follows(who + " vs cpu", got[i], reference[i].tokens, cpu_logprobs, worst_cpu);
-            QVERIFY2(vs_cpu.empty(), vs_cpu.c_str());
+            if (!vs_cpu.empty()) problems.push_back(vs_cpu);
             // The whole distribution after the prompt, not only the chosen token.
             double worst_row = 0;
             for (std::size_t t = 0; t < got[i].distributions[0].size(); ++t)
                 worst_row = std::max(worst_row, std::abs(std::max(got[i].distributions[0][t], -30.0) -
                                                          std::max(reference[i].distributions[0][t], -30.0)));
-            QVERIFY2(worst_row <= kLogprobTolerance, lw::cat(who, ": prompt log-softmax error ", worst_row).c_str());
+            if (worst_row > kLogprobTolerance)
+                problems.push_back(lw::cat(who, ": prompt log-softmax error ", worst_row));
         }
         qInfo("max |logprob error| vs transformers %.3g, vs cpu %.3g", worst_fixture, worst_cpu);
+        for (const std::string& p : problems) qWarning("%s", p.c_str());
+        QVERIFY(problems.empty());
     }
 
     void aloneMatchesCrowd() {

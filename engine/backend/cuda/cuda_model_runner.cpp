@@ -34,7 +34,8 @@ cuda::CudaBuffer activations(const CudaBackendOptions& o, int width, const char*
 }
 
 cuda::CudaBuffer upload_inv_freq(const ModelConfig& config) {
-    const std::vector<float>& f = Rope(config).inv_freq();
+    const Rope rope(config);
+    const std::vector<float>& f = rope.inv_freq();
     cuda::CudaBuffer b = cuda::CudaBuffer::device(f.size() * sizeof(float), "rope frequencies");
     cuda::check(cudaMemcpy(b.get(), f.data(), f.size() * sizeof(float), cudaMemcpyHostToDevice),
                 "uploading rope frequencies");
