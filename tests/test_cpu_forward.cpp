@@ -20,9 +20,11 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <chrono>
 #include <map>
 #include <optional>
 #include <random>
+#include <thread>
 
 namespace {
 
@@ -370,6 +372,22 @@ private slots:
                 QVERIFY(std::all_of(visits.begin(), visits.end(), [](const auto& v) { return v == 1; }));
             }
         }
+    }
+
+    void threadPoolJobsNeverRunPastTheirCall() {
+        // Thousands of tiny jobs back to back (workers spinning), then jobs after a pause
+        // (workers asleep): every item runs once, inside its own call, never after it returned.
+        lw::ThreadPool threads(4);
+        std::vector<std::vector<std::atomic<int>>> visits;
+        for (int job = 0; job < 5000; ++job) visits.emplace_back(std::size_t(2 + job % 5));
+        for (int job = 0; job < 5000; ++job) {
+            auto& mine = visits[std::size_t(job)];
+            threads.parallel_for(mine.size(), [&](std::size_t i) { ++mine[i]; });
+            QVERIFY(std::all_of(mine.begin(), mine.end(), [](const auto& v) { return v == 1; }));
+            if (job % 1000 == 999) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        for (const auto& job : visits)
+            QVERIFY(std::all_of(job.begin(), job.end(), [](const auto& v) { return v == 1; }));
     }
 
     void pagedAttentionMatchesANaiveSoftmax_data() {

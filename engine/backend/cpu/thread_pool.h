@@ -1,5 +1,12 @@
-// A fixed set of worker threads for the CPU kernels' data parallelism (attention over
-// tokens and heads, LoRA over tokens). GEMMs are left to OpenBLAS's own threads.
+// A fixed set of worker threads for the CPU kernels' data parallelism (matrix rows in
+// decode, attention over tokens and heads, LoRA over tokens). Prefill's GEMMs are left
+// to OpenBLAS's own threads.
+//
+// A decode step hands out a few hundred jobs of some tens of microseconds each, so:
+// threads spin (yielding) briefly between jobs before they sleep, since a wake-up
+// alone would cost as much as a job; and the caller never waits for a worker that has
+// not joined a job yet, it does the items itself: on a machine with more runnable
+// threads than cores, a descheduled worker slows a job down to one thread, not to a halt.
 #pragma once
 
 #include <atomic>
@@ -33,15 +40,18 @@ private:
 
     std::vector<std::thread> workers_;
     std::mutex call_mutex_;  // one parallel_for at a time
-    std::mutex mutex_;
+    std::mutex mutex_;       // for sleeping on wake_ and done_
     std::condition_variable wake_;
     std::condition_variable done_;
+    // The current job: written by the caller only while no worker is inside it.
     const std::function<void(std::size_t)>* job_ = nullptr;
     std::size_t job_size_ = 0;
-    std::atomic<std::size_t> next_{0};
-    std::size_t generation_ = 0;  // bumped for every job, so each worker joins it once
-    int busy_ = 0;
-    bool stopping_ = false;
+    std::atomic<std::size_t> next_{0};        // the next item to hand out
+    std::atomic<std::size_t> completed_{0};   // items done
+    std::atomic<std::size_t> generation_{0};  // bumped for every job
+    std::atomic<bool> open_{false};           // whether workers may still join the current job
+    std::atomic<int> inside_{0};              // workers joining or running the current job
+    std::atomic<bool> stopping_{false};
 };
 
 }  // namespace lw
