@@ -325,9 +325,13 @@ std::size_t attention_workspace_bytes(int num_tokens, int num_heads, int head_di
 }
 
 int suggested_kv_splits(int num_seqs, int kv_heads, int max_context) {
-    int device = 0, sms = 0;
-    check(cudaGetDevice(&device), "suggested_kv_splits: cudaGetDevice");
-    check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "suggested_kv_splits: SM count");
+    // Asked once: the runner calls this every step.
+    static const int sms = [] {
+        int device = 0, count = 0;
+        check(cudaGetDevice(&device), "suggested_kv_splits: cudaGetDevice");
+        check(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device), "suggested_kv_splits: SM count");
+        return count;
+    }();
     const int blocks = std::max(1, num_seqs * kv_heads);
     const int to_fill = (4 * sms + blocks - 1) / blocks;           // about four resident blocks per SM
     const int by_length = std::max(1, max_context / (4 * kTile));  // each split reads at least four tiles

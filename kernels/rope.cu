@@ -20,6 +20,16 @@ __global__ void rope_kv_kernel(RopeKvArgs a) {
     T* k_cache = kv_row<T>(a.kv, slot, 0);
     T* v_cache = kv_row<T>(a.kv, slot, 1);
     const std::size_t row = static_cast<std::size_t>(t) * a.row_stride;
+    // One angle per frequency, shared by every head (head_dim <= 256, see check_paged_kv).
+    __shared__ float cos_s[128], sin_s[128];
+    for (int i = threadIdx.x; i < half; i += blockDim.x) {
+        const float angle = __fmul_rn(a.inv_freq[i], static_cast<float>(slot.position));
+        double s, c;
+        sincos(static_cast<double>(angle), &s, &c);
+        cos_s[i] = static_cast<float>(c);
+        sin_s[i] = static_cast<float>(s);
+    }
+    __syncthreads();
     const auto* q_bias = static_cast<const T*>(a.q_bias);
     const auto* k_bias = static_cast<const T*>(a.k_bias);
     for (int idx = threadIdx.x; idx < (a.num_heads + a.kv.kv_heads) * half; idx += blockDim.x) {
@@ -33,10 +43,7 @@ __global__ void rope_kv_kernel(RopeKvArgs a) {
             x1 += to_f32(bias[offset + i]);
             x2 += to_f32(bias[offset + i + half]);
         }
-        const float angle = __fmul_rn(a.inv_freq[i], static_cast<float>(slot.position));
-        double s, c;
-        sincos(static_cast<double>(angle), &s, &c);
-        const auto cf = static_cast<float>(c), sf = static_cast<float>(s);
+        const float cf = cos_s[i], sf = sin_s[i];
         const T r1 = from_f32<T>(x1 * cf - x2 * sf), r2 = from_f32<T>(x2 * cf + x1 * sf);
         v[i] = r1;
         v[i + half] = r2;

@@ -264,9 +264,9 @@ __global__ void sample_kernel(const float* logits, int vocab, const SamplingSett
         if (st.top_p < 1.0f) cut = top_p_cut(row, cut, st.top_p, s);
         token = draw(row, cut, st.min_p, uniform(st.seed, st.step), s);
     }
-    if (threadIdx.x == 0) {
+    if (threadIdx.x == 0) {  // settings that keep nothing (top_p 0, which the host rejects) give -1
         tokens[blockIdx.x] = token;
-        logprobs[blockIdx.x] = x[token] - log_norm;
+        logprobs[blockIdx.x] = token >= 0 ? x[token] - log_norm : NAN;
     }
 }
 

@@ -26,7 +26,8 @@ struct SamplingSettings {
 // logits: [num_seqs][vocab] fp32; settings: [num_seqs]; tokens: [num_seqs] int32;
 // logprobs: [num_seqs] fp32, the chosen token's log-softmax of the raw logits. All
 // device memory. A sequence whose logits are all -inf or NaN gets token -1 (the caller
-// reports it). Throws lw::Error on bad sizes or a failed launch.
+// reports it), as does one whose settings keep no token (validate_sampling_params
+// rejects those on the host). Throws lw::Error on bad sizes or a failed launch.
 void sample_tokens(const float* logits, int num_seqs, int vocab, const SamplingSettings* settings, int* tokens,
                    float* logprobs, cudaStream_t stream);
 

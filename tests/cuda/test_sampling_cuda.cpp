@@ -124,6 +124,12 @@ private slots:
             s.temperature = t;
             QCOMPARE(sample(x, 50, {s}).tokens[0], -1);
         }
+        // Settings the host would reject keep nothing: -1 and a NaN logprob, no read out of bounds.
+        cuda::SamplingSettings s;
+        s.top_p = 0.0f;
+        const Draws d = sample(std::vector<float>{1.0f, 2.0f, 3.0f}, 3, {s});
+        QCOMPARE(d.tokens[0], -1);
+        QVERIFY(std::isnan(d.logprobs[0]));
     }
 
     void filtersNeverChooseExcludedTokens() {
