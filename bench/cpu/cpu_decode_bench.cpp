@@ -115,6 +115,7 @@ nlohmann::ordered_json time_one(lw::Engine& engine, const std::string& model, co
     out["decode_tokens"] = tokens - 1;
     out["decode_s"] = decode_s;
     out["decode_tokens_per_s"] = (tokens - 1) / decode_s;
+    out["prompt_token_ids"] = prompt;
     out["token_ids"] = run.tokens;
     return out;
 }
