@@ -40,6 +40,10 @@ QString LibraryView::baseAt(const QModelIndex& index) const {
     return base.data(ModelLibrary::ModelNameRole).toString();
 }
 
+QSize LibraryView::sizeHint() const {
+    return {fontMetrics().averageCharWidth() * 48, QTreeView::sizeHint().height()};
+}
+
 QString LibraryView::selectedBase() const {
     return baseAt(currentIndex());
 }

@@ -16,6 +16,7 @@ public:
 
     // The base of the selected row (itself or its adapter's base); empty when none.
     QString selectedBase() const;
+    QSize sizeHint() const override;  // wide enough for names and the columns beside them
 
 signals:
     // `base`: the base under the drop (or selected), empty when there is none.

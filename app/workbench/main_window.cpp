@@ -27,6 +27,7 @@
 #include <QPlainTextEdit>
 #include <QProgressBar>
 #include <QStatusBar>
+#include <QTimer>
 #include <QVBoxLayout>
 
 #include <exception>
@@ -76,9 +77,7 @@ MainWindow::MainWindow(QWidget* parent)
     connectBridge();
 
     if (!restoreGeometry(store_.windowGeometry())) resize(1600, 940);
-    if (!restoreState(store_.windowState()))
-        resizeDocks({findChild<QDockWidget*>("libraryDock"), findChild<QDockWidget*>("liveViewsDock")}, {300, 520},
-                    Qt::Horizontal);
+    firstRun_ = !restoreState(store_.windowState());
     bridge_->start(store_.engine());
 }
 
@@ -343,6 +342,16 @@ void MainWindow::setServerRunning(bool running) {
         server_->start(bridge_->engine(), store_.server(), lastBase_);
     else
         server_->stop();
+}
+
+void MainWindow::showEvent(QShowEvent* event) {
+    QMainWindow::showEvent(event);
+    if (!std::exchange(firstRun_, false)) return;
+    // First run: roomier docks than their minimum, once the window has its size.
+    QTimer::singleShot(0, this, [this] {
+        resizeDocks({findChild<QDockWidget*>("libraryDock"), findChild<QDockWidget*>("liveViewsDock")},
+                    {width() / 6, width() / 3}, Qt::Horizontal);
+    });
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {

@@ -52,6 +52,7 @@ public:
     void setServerRunning(bool running);
 
 protected:
+    void showEvent(QShowEvent* event) override;
     void closeEvent(QCloseEvent* event) override;
     void dragEnterEvent(QDragEnterEvent* event) override;
     void dragMoveEvent(QDragMoveEvent* event) override;
@@ -90,6 +91,7 @@ private:
 
     QString lastBase_;           // the last base loaded: where adapters go when nothing is selected
     bool serverWanted_ = false;  // on across engine restarts
+    bool firstRun_ = false;      // no stored window state: size the docks when first shown
     // Chat panes to open once these load (command line), and the adapters to load
     // onto the base at this path once it has loaded.
     QSet<QString> chatsOnLoad_;

@@ -7,6 +7,7 @@
 
 #include <QApplication>
 #include <QPixmap>
+#include <QSize>
 #include <QStringList>
 
 #include <cstdio>
@@ -17,12 +18,10 @@ namespace {
 
 constexpr int kTickMs = 250;
 constexpr int kPanes = 3;
-constexpr int kGiveUpTicks = 240;    // a minute: take whatever is on screen
-constexpr int kMidAnswerTicks = 16;  // into the second answers: text streaming, plots moving
+constexpr QSize kSize(1920, 1080);
+constexpr int kGiveUpTicks = 240;  // a minute: take whatever is on screen
 
-const QStringList kSystemPrompts = {QStringLiteral("You are a concise assistant."),
-                                    QStringLiteral("You explain things to a ten-year-old."),
-                                    QStringLiteral("You answer as a seasoned GPU engineer.")};
+constexpr int kShownChars = 80;  // of each second answer: clearly mid-stream
 
 bool any_busy(const QList<ChatPane*>& panes) {
     for (const ChatPane* p : panes)
@@ -30,10 +29,18 @@ bool any_busy(const QList<ChatPane*>& panes) {
     return false;
 }
 
+// Every pane is done or has written enough of its answer to show.
+bool answers_showing(const QList<ChatPane*>& panes) {
+    for (const ChatPane* p : panes)
+        if (p->isBusy() && (p->messages().isEmpty() || p->messages().last().content.size() < kShownChars)) return false;
+    return true;
+}
+
 }  // namespace
 
 Screenshot::Screenshot(MainWindow* window, QString file, QObject* parent)
     : QObject(parent), window_(window), file_(std::move(file)) {
+    window_->resize(kSize);  // the whole Xvfb screen: room for three panes and both docks
     timer_.setInterval(kTickMs);
     connect(&timer_, &QTimer::timeout, this, &Screenshot::tick);
     timer_.start();
@@ -45,13 +52,12 @@ void Screenshot::tick() {
     if (++totalTicks_ > kGiveUpTicks) return save();
     switch (stage_) {
         case Stage::WaitingForModels: {
-            // Wait for the command line's models (their panes open as they load), then fill
-            // the grid up to three panes with the base.
+            // Wait for the command line's models (their panes open as they load), then keep
+            // three panes: the base's first, filled up with more base panes if need be.
             const QStringList bases = window_->library()->baseNames();
-            if (bases.isEmpty() || grid->panes().isEmpty() || ticks_ < 4) return;
+            if (bases.isEmpty() || grid->panes().isEmpty() || ticks_ < 8) return;
+            while (grid->panes().size() > kPanes) grid->closePane(grid->panes().last());
             while (grid->panes().size() < kPanes) grid->openPane(bases.first());
-            for (int i = 0; i < grid->panes().size(); ++i)
-                grid->panes()[i]->setSystemPrompt(kSystemPrompts[i % kSystemPrompts.size()]);
             grid->broadcast(QStringLiteral("What is a LoRA adapter, in two sentences?"));
             stage_ = Stage::FirstAnswers;
             ticks_ = 0;
@@ -64,7 +70,7 @@ void Screenshot::tick() {
             ticks_ = 0;
             return;
         case Stage::SecondAnswers:
-            if (ticks_ >= kMidAnswerTicks) save();
+            if (answers_showing(grid->panes())) save();
             return;
     }
 }
