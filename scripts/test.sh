@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds everything and passes the tests: the Qt Test suites through CTest, then a
-# short libFuzzer run of every parser. Installs its own Debian packages.
+# .deb built, installed and run (scripts/package.sh), then a short libFuzzer run of
+# every parser. Installs its own Debian packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,5 +18,7 @@ fi
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs"
+
+scripts/package.sh
 
 scripts/fuzz.sh "${LW_FUZZ_SECONDS:-20}"

@@ -110,6 +110,9 @@ private slots:
         QCOMPARE(r.exit_code, 1);
         QVERIFY2(r.out.contains("no_such_model"), qPrintable(r.out));
         QCOMPARE(serve({"--help"}).exit_code, 0);
+        r = serve({"--version"});
+        QCOMPARE(r.exit_code, 0);
+        QVERIFY2(r.out.startsWith("lora-serve "), qPrintable(r.out));
     }
 };
 

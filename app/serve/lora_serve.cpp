@@ -66,6 +66,10 @@ int main(int argc, char** argv) {
         std::cout << lw::kServeUsage;
         return 0;
     }
+    if (options.version) {
+        std::cout << "lora-serve " << LW_VERSION << "\n";
+        return 0;
+    }
 
     if (pipe(stop_pipe) != 0) {
         std::cerr << "lora-serve: cannot create a pipe for signals\n";

@@ -36,6 +36,7 @@ follows vLLM's (/v1/models, /v1/completions, /v1/chat/completions, /tokenize,
   --port N                     port to bind (default 8000; 0 picks a free one)
   --api-key KEY                require "Authorization: Bearer KEY" (not on /health)
   --help                       print this help
+  --version                    print the version
 )";
 
 namespace {
@@ -155,6 +156,10 @@ ServeOptions parse_serve_args(const std::vector<std::string>& args) {
         const std::string& arg = args[i];
         if (arg == "--help" || arg == "-h") {
             o.help = true;
+            return o;
+        }
+        if (arg == "--version") {
+            o.version = true;
             return o;
         }
         if (!arg.starts_with("--")) fail("unexpected argument '", arg, "'");

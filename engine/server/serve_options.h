@@ -30,6 +30,7 @@ struct ServeOptions {
     std::string api_key;
     int http_threads = 128;  // one per open connection (streams hold theirs until done)
     bool help = false;
+    bool version = false;
 };
 
 // Parses argv (without the program name). Throws lw::Error naming the flag or the
