@@ -5,6 +5,7 @@
 // prefill. Seeded sampling does not depend on the crowd; cancellation, bad requests,
 // adapters that fail to load, stop rules and metrics behave as documented; and after
 // each test the pool's accounting holds and no page is left to a finished request.
+#include "support/engine_events.h"
 #include "support/test_support.h"
 
 #include "core/error.h"
@@ -28,11 +29,11 @@
 namespace {
 
 namespace fs = std::filesystem;
+using lw::test::Collector;
+using lw::test::Outcome;
 
 constexpr double kTolerance = 2e-4;
 constexpr std::size_t kPageBytes = 1024;
-// Generous: a wait that runs out means the engine hung, not that it was slow.
-constexpr auto kPatience = std::chrono::seconds(300);
 
 const std::vector<std::string> kLlamaAdapters{"qv_r8", "all_r4_rslora_bin", "regex_targets", "layers_subset"};
 
@@ -58,66 +59,6 @@ std::vector<FixtureRequest> read_fixture(const std::string& base) {
     }
     return out;
 }
-
-struct Outcome {
-    std::vector<lw::TokenId> tokens;
-    std::vector<float> logprobs;
-    std::vector<std::vector<lw::TokenLogprob>> top;
-    std::string text;  // streamed text and the final tail
-    bool finished = false;
-    lw::FinishReason reason = lw::FinishReason::Error;
-    std::string error;
-    int prompt_tokens = 0;
-    int completion_tokens = 0;
-    int events_after_finish = 0;
-};
-
-// Collects every request's events from the step thread.
-class Collector {
-public:
-    lw::EventCallback callback() {
-        return [this](const lw::GenerationEvent& e) {
-            std::lock_guard lock(mutex_);
-            Outcome& o = outcomes_[e.request];
-            if (o.finished) ++o.events_after_finish;
-            if (e.kind == lw::GenerationEvent::Kind::Token) {
-                o.tokens.push_back(e.token);
-                o.logprobs.push_back(e.logprob);
-                o.top.push_back(e.top_logprobs);
-                o.text += e.text;
-            } else {
-                o.finished = true;
-                o.reason = e.reason;
-                o.error = e.error;
-                o.text += e.text_tail;
-                o.prompt_tokens = e.prompt_tokens;
-                o.completion_tokens = e.completion_tokens;
-                ++finished_;
-            }
-            changed_.notify_all();
-        };
-    }
-    // Waits until `n` requests have finished; false if the engine never got there.
-    bool wait_finished(std::size_t n) {
-        std::unique_lock lock(mutex_);
-        return changed_.wait_for(lock, kPatience, [&] { return finished_ >= n; });
-    }
-    // Waits until request `id` has streamed at least `tokens` tokens.
-    bool wait_tokens(lw::RequestId id, std::size_t tokens) {
-        std::unique_lock lock(mutex_);
-        return changed_.wait_for(lock, kPatience, [&] { return outcomes_[id].tokens.size() >= tokens; });
-    }
-    Outcome get(lw::RequestId id) {
-        std::lock_guard lock(mutex_);
-        return outcomes_[id];
-    }
-
-private:
-    std::mutex mutex_;
-    std::condition_variable changed_;
-    std::map<lw::RequestId, Outcome> outcomes_;
-    std::size_t finished_ = 0;
-};
 
 lw::EngineConfig config(std::size_t pages, int max_loras = 4, int budget = 512) {
     lw::EngineConfig c;
