@@ -87,7 +87,10 @@ void write_adapter(const fs::path& folder, const ModelConfig& c, int rank, const
                                   {"use_dora", false},
                                   {"target_modules", targets},
                                   {"inference_mode", true}};
-    std::ofstream(staging / "adapter_config.json") << config.dump(2) << "\n";
+    std::ofstream config_file(staging / "adapter_config.json");
+    config_file << config.dump(2) << "\n";
+    config_file.close();
+    if (!config_file) fail("cannot write ", (staging / "adapter_config.json").string());
     write_safetensors(staging / "adapter_model.safetensors", tensors, seed);
     fs::rename(staging, folder, ec);
     if (ec) fail("cannot move adapter folder into place at ", folder.string(), ": ", ec.message());
