@@ -6,6 +6,8 @@
 #include "drop_import.h"
 #include "engine_bridge.h"
 #include "library_view.h"
+#include "load_generator.h"
+#include "load_generator_dialog.h"
 #include "local_server.h"
 #include "model_library.h"
 #include "palette.h"
@@ -58,6 +60,7 @@ MainWindow::MainWindow(QWidget* parent)
       broadcast_(new BroadcastBar(grid_)),
       views_(new LiveViews),
       server_(new LocalServer(this)),
+      loadGenerator_(new LoadGenerator(bridge_, this)),
       requestLog_(new QPlainTextEdit) {
     setWindowTitle(QStringLiteral("LoRA Workbench"));
     setWindowIcon(QIcon(QStringLiteral(":/icons/lora-workbench.svg")));
@@ -161,6 +164,8 @@ void MainWindow::buildMenus() {
     connect(fullScreen, &QAction::toggled, this, [this](bool on) { on ? showFullScreen() : showNormal(); });
 
     QMenu* tools = menuBar()->addMenu(tr("&Tools"));
+    QAction* load = tools->addAction(tr("&Load generator..."), this, &MainWindow::showLoadGenerator);
+    load->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_L));
     QAction* settings =
         tools->addAction(QIcon::fromTheme("preferences-system"), tr("&Settings..."), this, &MainWindow::editSettings);
     settings->setShortcuts(standard_keys(QKeySequence::Preferences, "Ctrl+,"));
@@ -320,6 +325,13 @@ void MainWindow::editSettings() {
     store_.setServer(server);
     applyEngineSettings(dialog.engineSettings());
     if (serverChanged && server_->isRunning()) server_->start(bridge_->engine(), server, lastBase_);
+}
+
+void MainWindow::showLoadGenerator() {
+    if (!loadDialog_) loadDialog_ = new LoadGeneratorDialog(loadGenerator_, this);
+    loadDialog_->setModels(library_->baseNames() + library_->adapterNames());
+    loadDialog_->show();
+    loadDialog_->raise();
 }
 
 void MainWindow::applyEngineSettings(const EngineSettings& settings) {

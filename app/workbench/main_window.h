@@ -21,6 +21,8 @@ class DropImport;
 class EngineBridge;
 class LibraryView;
 class LiveViews;
+class LoadGenerator;
+class LoadGeneratorDialog;
 class LocalServer;
 class ModelLibrary;
 struct ModelEntry;
@@ -45,6 +47,7 @@ public:
     ChatGrid* chatGrid() const { return grid_; }
     LiveViews* liveViews() const { return views_; }
     LocalServer* localServer() const { return server_; }
+    LoadGenerator* loadGenerator() const { return loadGenerator_; }
 
     // Switches the engine to new settings, storing them (restarts when they changed).
     void applyEngineSettings(const EngineSettings& settings);
@@ -71,6 +74,7 @@ private:
     void saveConversation();
     void openConversation();
     void editSettings();
+    void showLoadGenerator();
 
     SettingsStore store_;
     EngineBridge* bridge_;
@@ -81,6 +85,8 @@ private:
     BroadcastBar* broadcast_;
     LiveViews* views_;
     LocalServer* server_;
+    LoadGenerator* loadGenerator_;
+    LoadGeneratorDialog* loadDialog_ = nullptr;  // made when first shown
     QPlainTextEdit* requestLog_;
     QAction* serverAction_ = nullptr;
     QAction* darkAction_ = nullptr;

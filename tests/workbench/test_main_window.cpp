@@ -6,6 +6,7 @@
 #include "chat_grid.h"
 #include "chat_pane.h"
 #include "library_view.h"
+#include "load_generator_dialog.h"
 #include "local_server.h"
 #include "palette.h"
 #include "settings_dialog.h"
@@ -183,6 +184,19 @@ private slots:
         QVERIFY2(failed[0][0].toString().contains("192.0.2.1"), qPrintable(failed[0][0].toString()));
         QVERIFY(!window.localServer()->isRunning());
         SettingsStore().setServer(ServerSettings{});
+    }
+
+    void loadGeneratorFromTheToolsMenu() {
+        MainWindow window;
+        const QString base = env_->loadModel(window);
+        QAction* load = nullptr;
+        for (QAction* a : window.findChildren<QAction*>())
+            if (a->text() == "&Load generator...") load = a;
+        QVERIFY(load);
+        load->trigger();
+        auto* dialog = window.findChild<LoadGeneratorDialog*>();
+        QVERIFY(dialog && dialog->isVisible());
+        QVERIFY(dialog->settings().models.contains(base));
     }
 
     void standardShortcuts() {
