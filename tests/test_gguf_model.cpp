@@ -84,7 +84,7 @@ private slots:
         const auto hf = lw::load_hf_model(lw::test::data_path("models/tiny_llama"));
         const lw::ModelConfig& g = gguf.config;
         const lw::ModelConfig& h = hf.config;
-        QCOMPARE(gguf.name, std::string("tiny llama twin"));
+        QCOMPARE(gguf.name, std::string("tiny_llama_twin"));  // the file stem, not general.name
         QCOMPARE(g.architecture, std::string("LlamaForCausalLM"));
         QCOMPARE(g.architecture, h.architecture);
         QCOMPARE(g.vocab_size, h.vocab_size);
@@ -187,7 +187,7 @@ private slots:
         const auto gguf = lw::load_gguf_model(lw::test::data_path("gguf/tiny_qwen2_twin.gguf"));
         const auto hf = lw::load_hf_model(lw::test::data_path("models/tiny_qwen2"));
         const lw::ModelConfig& g = gguf.config;
-        QCOMPARE(gguf.name, std::string("tiny_qwen2_twin"));  // no general.name: the file stem
+        QCOMPARE(gguf.name, std::string("tiny_qwen2_twin"));  // the file stem
         QCOMPARE(g.architecture, std::string("Qwen2ForCausalLM"));
         QCOMPARE(g.vocab_size, 320);  // no vocab_size key, no vocabulary: token_embd's rows
         QCOMPARE(g.num_layers, hf.config.num_layers);

@@ -96,7 +96,7 @@ private slots:
         const fs::path path = lw::test::data_path("gguf/tiny_llama_twin.gguf");
         const lw::LoadedModel m = lw::load_model(path);
         QCOMPARE(m.format, std::string("gguf"));
-        QCOMPARE(m.name, std::string("tiny llama twin"));
+        QCOMPARE(m.name, std::string("tiny_llama_twin"));
         QCOMPARE(m.path, path);
         QVERIFY(m.tokenizer.has_value());
         QCOMPARE(m.tokenizer->vocab_size(), std::size_t(320));

@@ -250,8 +250,9 @@ GgufModel load_gguf_model(const std::filesystem::path& path) {
     const GgufFile f = GgufFile::open(path);
     const Architecture& arch = find_architecture(f);
     GgufModel m;
-    if (const GgufValue* v = f.find("general.name")) m.name = std::string(v->as_string());
-    if (m.name.empty()) m.name = path.stem().string();
+    // The file stem, as users named the file ("SmolLM2-135M-Instruct.Q4_1"): general.name
+    // is often a training-run label ("Smollm2 135M 8k Lc100K Mix1 Ep2") or missing.
+    m.name = path.stem().string();
     m.vocab = read_vocab(f);
     m.config = read_config(f, arch, m.vocab);
     validate_model_config(m.config, f.source());

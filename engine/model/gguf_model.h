@@ -14,7 +14,7 @@
 namespace lw {
 
 struct GgufModel {
-    std::string name;  // general.name, else the file stem
+    std::string name;  // the file stem
     ModelConfig config;
     ModelWeights weights;
     GgufVocab vocab;

@@ -19,7 +19,7 @@ struct SpecialTokens {
 };
 
 struct LoadedModel {
-    std::string name;            // folder name or GGUF general.name
+    std::string name;            // folder name or GGUF file stem
     std::filesystem::path path;  // what was loaded
     std::string format;          // "safetensors" or "gguf"
     ModelConfig config;

@@ -38,7 +38,7 @@ public:
     Engine& operator=(const Engine&) = delete;
 
     // Loads a base model (HF folder or .gguf); returns its name (the folder name or
-    // GGUF general.name, made unique). Throws lw::Error naming the file.
+    // GGUF file stem, made unique). Throws lw::Error naming the file.
     std::string load_base(const std::filesystem::path& path);
     // Serves a model built in memory (lora-bench's synthetic models); its weights are
     // checked against its config first. Returns its name, made unique.
