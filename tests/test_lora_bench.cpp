@@ -81,6 +81,37 @@ private slots:
         QCOMPARE(runs[0]["batch"].get<int>(), 3);
         QCOMPARE(runs[1]["generated_tokens"].get<int>(), 4 * 16);
     }
+    void realModelFolder() {
+        const lw::TempDir dir("lora-bench-test");
+        const auto json = dir.path() / "real.json";
+        const lw::test::ProcessRun r = bench({"throughput",
+                                              "--model",
+                                              lw::test::data_arg("models/tiny_llama"),
+                                              "--backend",
+                                              "cpu",
+                                              "--threads",
+                                              "2",
+                                              "--pool-mib",
+                                              "64",
+                                              "--batch",
+                                              "2",
+                                              "--prompt",
+                                              "8",
+                                              "--gen",
+                                              "8",
+                                              "--distinct",
+                                              "2",
+                                              "--adapter-cache",
+                                              arg(dir.path() / "cache"),
+                                              "--json",
+                                              arg(json)});
+        QVERIFY2(r.exit_code == 0, qPrintable(r.out));
+        const nlohmann::json j = read_json(json);
+        QCOMPARE(j["model"]["synthetic"].get<bool>(), false);
+        QCOMPARE(j["model"]["dtype"].get<std::string>(), std::string("F32"));
+        QCOMPARE(j["model"]["num_layers"].get<int>(), 3);
+        QCOMPARE(j["results"]["runs"][0]["generated_tokens"].get<int>(), 2 * 8);
+    }
     void traceWithMoreAdaptersThanThePool() {
         const lw::TempDir dir("lora-bench-test");
         const auto json = dir.path() / "trace.json";
