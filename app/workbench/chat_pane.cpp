@@ -209,6 +209,7 @@ void ChatPane::setMaximized(bool maximized) {
 bool ChatPane::send(const QString& text) {
     if (isBusy() || text.trimmed().isEmpty()) return false;
     messages_.append({QStringLiteral("user"), text, {}});
+    view_->appendMessage(messages_.last());
     startAnswer();
     return true;
 }
@@ -220,6 +221,7 @@ void ChatPane::stop() {
 void ChatPane::regenerate() {
     if (isBusy()) return;
     if (!messages_.isEmpty() && messages_.last().role == QLatin1String("assistant")) messages_.removeLast();
+    view_->truncate(messages_.size());
     if (messages_.isEmpty()) return;
     startAnswer();
 }
@@ -230,7 +232,7 @@ void ChatPane::editLastPrompt() {
         if (messages_[i].role != QLatin1String("user")) continue;
         input_->setPlainText(messages_[i].content);
         messages_.resize(i);
-        view_->showMessages(messages_);
+        view_->truncate(i);
         input_->setFocus();
         updateControls();
         return;
@@ -244,7 +246,7 @@ void ChatPane::clear() {
         emit busyChanged(false);
     }
     messages_.clear();
-    view_->showMessages(messages_);
+    view_->truncate(0);
     updateControls();
 }
 
@@ -266,14 +268,14 @@ void ChatPane::startAnswer() {
         stats.reason = QStringLiteral("error");
         stats.error = tr("the engine is not running");
         messages_.last().stats = stats;
-        view_->showMessages(messages_);
+        view_->appendMessage(messages_.last());
         emit answerFinished(stats);
         return;
     }
     // Submit before drawing, so that panes sent to together (a broadcast) reach the
     // engine together and share its steps.
     ticket_ = bridge_->chat(requestFor());
-    view_->showMessages(messages_);
+    view_->appendMessage(messages_.last());
     updateControls();
     emit busyChanged(true);
 }
@@ -288,7 +290,7 @@ void ChatPane::onFinished(quint64 ticket, const ChatStats& stats) {
     if (ticket != ticket_ || ticket == 0) return;
     ticket_ = 0;
     messages_.last().stats = stats;
-    view_->showMessages(messages_);
+    view_->finishAnswer(stats);
     updateControls();
     emit busyChanged(false);
     emit answerFinished(stats);

@@ -4,6 +4,8 @@
 #include <QTextBlock>
 #include <QTextCursor>
 
+#include <algorithm>
+
 namespace workbench {
 namespace {
 
@@ -45,48 +47,69 @@ MessageView::MessageView(QWidget* parent) : QTextBrowser(parent) {
 }
 
 void MessageView::showMessages(const QList<ConversationMessage>& messages) {
-    shown_ = messages;
-    draw();
-}
-
-void MessageView::changeEvent(QEvent* event) {
-    // The document holds colors taken from the palette when it was drawn.
-    if (event->type() == QEvent::PaletteChange) draw();
-    QTextBrowser::changeEvent(event);
-}
-
-void MessageView::draw() {
     const bool follow = scrolledToBottom();
     clear();
+    shown_.clear();
+    starts_.clear();
     QTextCursor cursor(document());
-    const QPalette& p = palette();
-    bool first = true;
-    for (const ConversationMessage& m : shown_) {
-        const bool user = m.role == QLatin1String("user");
-        if (!first) cursor.insertBlock();
-        cursor.setBlockFormat(blockFormat(p, user, first ? 0 : 10));
-        cursor.insertText(user ? tr("You") : assistantName_, headerFormat(p));
-        cursor.insertBlock(blockFormat(p, user, 2));
-        cursor.insertText(m.content, bodyFormat(p));
-        if (m.stats) {
-            const bool failed = m.stats->reason == QLatin1String("error");
-            cursor.insertBlock(blockFormat(p, false, 2));
-            QTextCharFormat note = noteFormat(p, font());
-            if (failed) note.setFontWeight(QFont::Bold);
-            cursor.insertText(failed ? tr("⚠ Error: %1").arg(m.stats->error) : statsLine(*m.stats), note);
-        }
-        first = false;
-    }
+    for (const ConversationMessage& m : messages) draw(cursor, m);
+    if (follow) scrollToBottom();
+}
+
+void MessageView::appendMessage(const ConversationMessage& message) {
+    const bool follow = scrolledToBottom();
+    QTextCursor cursor = endCursor();
+    draw(cursor, message);
     if (follow) scrollToBottom();
 }
 
 void MessageView::appendToAnswer(const QString& text) {
-    if (!shown_.isEmpty()) shown_.last().content += text;
+    if (shown_.isEmpty()) return;
+    shown_.last().content += text;
     const bool follow = scrolledToBottom();
-    QTextCursor cursor(document());
-    cursor.movePosition(QTextCursor::End);
-    cursor.insertText(text, bodyFormat(palette()));
+    endCursor().insertText(text, bodyFormat(palette()));
     if (follow) scrollToBottom();
+}
+
+void MessageView::finishAnswer(const ChatStats& stats) {
+    if (shown_.isEmpty()) return;
+    shown_.last().stats = stats;
+    const bool follow = scrolledToBottom();
+    QTextCursor cursor = endCursor();
+    drawStats(cursor, stats);
+    if (follow) scrollToBottom();
+}
+
+void MessageView::truncate(qsizetype count) {
+    if (count >= shown_.size()) return;
+    QTextCursor cursor(document());
+    cursor.setPosition(starts_[count]);
+    cursor.movePosition(QTextCursor::End, QTextCursor::KeepAnchor);
+    cursor.removeSelectedText();
+    shown_.resize(count);
+    starts_.resize(count);
+}
+
+void MessageView::draw(QTextCursor& cursor, const ConversationMessage& m) {
+    const QPalette& p = palette();
+    const bool user = m.role == QLatin1String("user");
+    const bool first = shown_.isEmpty();
+    starts_.append(cursor.position());
+    shown_.append(m);
+    if (!first) cursor.insertBlock();
+    cursor.setBlockFormat(blockFormat(p, user, first ? 0 : 10));
+    cursor.insertText(user ? tr("You") : assistantName_, headerFormat(p));
+    cursor.insertBlock(blockFormat(p, user, 2));
+    cursor.insertText(m.content, bodyFormat(p));
+    if (m.stats) drawStats(cursor, *m.stats);
+}
+
+void MessageView::drawStats(QTextCursor& cursor, const ChatStats& stats) {
+    const bool failed = stats.reason == QLatin1String("error");
+    cursor.insertBlock(blockFormat(palette(), false, 2));
+    QTextCharFormat note = noteFormat(palette(), font());
+    if (failed) note.setFontWeight(QFont::Bold);
+    cursor.insertText(failed ? tr("⚠ Error: %1").arg(stats.error) : statsLine(stats), note);
 }
 
 QString MessageView::statsLine(const ChatStats& s) {
@@ -98,6 +121,18 @@ QString MessageView::statsLine(const ChatStats& s) {
     if (s.reason == QLatin1String("length")) line += tr(" · stopped at max tokens");
     if (s.reason == QLatin1String("cancelled")) line += tr(" · stopped");
     return line;
+}
+
+void MessageView::changeEvent(QEvent* event) {
+    // The document holds colors taken from the palette when it was drawn.
+    if (event->type() == QEvent::PaletteChange) showMessages(QList<ConversationMessage>(shown_));
+    QTextBrowser::changeEvent(event);
+}
+
+QTextCursor MessageView::endCursor() {
+    QTextCursor cursor(document());
+    cursor.movePosition(QTextCursor::End);
+    return cursor;
 }
 
 bool MessageView::scrolledToBottom() const {

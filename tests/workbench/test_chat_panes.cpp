@@ -11,7 +11,7 @@
 #include "metrics/metrics_snapshot.h"
 #include "runtime/engine.h"
 #include "support/test_support.h"
-#include "support/tiny_chat_model.h"
+#include "workbench/tiny_chat_model.h"
 
 #include <QApplication>
 #include <QLineEdit>
@@ -56,6 +56,7 @@ QString lastAnswer(const ChatPane* pane) {
 class TestChatPanes : public QObject {
     Q_OBJECT
 
+    lw::test::TinyChatModel model_;
     QTemporaryDir dir_;
     std::unique_ptr<EngineBridge> bridge_;
     QString base_;
@@ -78,7 +79,6 @@ class TestChatPanes : public QObject {
 private slots:
     void initTestCase() {
         QVERIFY(dir_.isValid());
-        const auto folder = lw::test::write_tiny_chat_model(dir_.filePath("tiny_chat").toStdString());
         bridge_ = std::make_unique<EngineBridge>();
         QSignalSpy started(bridge_.get(), &EngineBridge::engineStarted);
         QSignalSpy failed(bridge_.get(), &EngineBridge::engineFailed);
@@ -92,7 +92,7 @@ private slots:
         QSignalSpy bases(bridge_.get(), &EngineBridge::baseLoaded);
         QSignalSpy adapters(bridge_.get(), &EngineBridge::adapterLoaded);
         QSignalSpy loadFailed(bridge_.get(), &EngineBridge::loadFailed);
-        bridge_->loadBase(QString::fromStdString(folder.string()));
+        bridge_->loadBase(QString::fromStdString(model_.path().string()));
         QTRY_VERIFY_WITH_TIMEOUT(bases.count() + loadFailed.count() == 1, kAnswerTimeoutMs);
         QVERIFY2(loadFailed.isEmpty(), loadFailed.isEmpty() ? "" : qPrintable(loadFailed[0][1].toString()));
         base_ = bases[0][0].value<ModelEntry>().name;
@@ -182,8 +182,7 @@ private slots:
 
     void stopMidStream() {
         ChatPane pane(bridge_.get(), kFirstAdapter);
-        SamplingSettings long_answer = greedy(200);
-        long_answer.temperature = 1.0;  // a long answer, not one that ends early on EOS
+        const SamplingSettings long_answer = greedy(200);  // greedy qv_r8 repeats itself, never ending on EOS
         pane.setSampling(long_answer);
         // Press Esc as soon as the first token shows, so the engine is surely mid-answer.
         auto* input = pane.findChild<QPlainTextEdit*>(QStringLiteral("messageInput"));
