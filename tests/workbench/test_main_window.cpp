@@ -199,6 +199,18 @@ private slots:
         QVERIFY(dialog->settings().models.contains(base));
     }
 
+    void closingMidAnswerIsClean() {
+        auto window = std::make_unique<MainWindow>();
+        const QString base = env_->loadModel(*window);
+        window->chatGrid()->openPane(base);
+        window->chatGrid()->openPane(base);
+        QCOMPARE(window->chatGrid()->broadcast("Tell me a long story"), 2);
+        QVERIFY(window->chatGrid()->panes()[0]->isBusy());
+        window->close();
+        window.reset();  // panes, bridge (cancelling both answers) and engine go in order
+        QCoreApplication::processEvents();
+    }
+
     void standardShortcuts() {
         MainWindow window;
         QList<QKeySequence> keys;
