@@ -295,17 +295,23 @@ private slots:
         ThroughputView view;
         auto s = std::make_shared<lw::MetricsSnapshot>();
         s->tokens_per_second = 42.5;
+        view.showSnapshot(s, 0.5);  // no latency samples yet: nothing for the log axis
+        QCOMPARE(view.ttftP50()->dataCount(), 0);
         s->time_to_first_token.p50 = 0.120;
         s->time_to_first_token.p90 = 0.300;
         s->inter_token_latency.p50 = 0.020;
         s->inter_token_latency.p90 = 0.035;
         view.showSnapshot(s, 1.0);
+        QCOMPARE(valueAt(view.tokensPerSecond(), 0.5), 42.5);
         QCOMPARE(valueAt(view.tokensPerSecond(), 1.0), 42.5);
         QCOMPARE(valueAt(view.ttftP50(), 1.0), 120.0);
         QCOMPARE(valueAt(view.ttftP90(), 1.0), 300.0);
         QCOMPARE(valueAt(view.itlP50(), 1.0), 20.0);
         QCOMPARE(valueAt(view.itlP90(), 1.0), 35.0);
         QVERIFY2(view.caption().contains("42.5 tokens/s"), qPrintable(view.caption()));
+        const QCPRange latency = view.plot()->axisRect(1)->axis(QCPAxis::atLeft)->range();
+        QCOMPARE(latency.lower, 10.0);  // whole decades around 20 to 300 ms
+        QCOMPARE(latency.upper, 1000.0);
     }
 
     void refreshIsCappedAndSkipsHiddenViews() {

@@ -32,11 +32,11 @@ std::uint64_t eventCount(const lw::AdapterTierStats& stats, CacheEvent event) {
 
 AdapterCacheView::AdapterCacheView(QWidget* parent) : PlotView(tr("Adapter cache"), parent) {
     rects_ = {plot()->axisRect(), addAxisRect()};
-    const QStringList tierNames = {tr("GPU pool"), tr("host RAM")};
+    const QStringList tierNames = {tr("pool"), tr("host")};
     const QStringList eventNames = {tr("hits"), tr("misses"), tr("loads"), tr("evictions")};
     for (int t = 0; t < kTiers; ++t) {
         QCPAxisRect* rect = rects_[t];
-        rect->axis(QCPAxis::atLeft)->setLabel(tr("%1: events/s").arg(tierNames[t]));
+        rect->axis(QCPAxis::atLeft)->setLabel(tr("%1 /s").arg(tierNames[t]));
         rect->axis(QCPAxis::atBottom)->setLabel(t + 1 == kTiers ? tr("time (s)") : QString());
         for (int e = 0; e < kEvents; ++e) {
             QCPGraph* graph = plot()->addGraph(rect->axis(QCPAxis::atBottom), rect->axis(QCPAxis::atLeft));
@@ -46,7 +46,7 @@ AdapterCacheView::AdapterCacheView(QWidget* parent) : PlotView(tr("Adapter cache
         }
     }
     showLegendUnderTitle(kEvents);
-    colors().applyTo(plot());
+    finishSetup();
     redraw();
     setCaption(tr("No engine running."));
 }

@@ -24,8 +24,8 @@ QCPBars* makeBars(QCPAxisRect* rect, const QString& name) {
 }  // namespace
 
 BatchView::BatchView(QWidget* parent) : PlotView(tr("Batch composition"), parent), phaseRect_(addAxisRect()) {
-    plot()->yAxis->setLabel(tr("tokens per model"));
-    phaseRect_->axis(QCPAxis::atLeft)->setLabel(tr("tokens by phase"));
+    plot()->yAxis->setLabel(tr("tokens"));
+    phaseRect_->axis(QCPAxis::atLeft)->setLabel(tr("by phase"));
     phaseRect_->axis(QCPAxis::atBottom)->setLabel(tr("engine step"));
     for (QCPAxisRect* rect : plot()->axisRects()) {
         rect->axis(QCPAxis::atBottom)->ticker()->setTickStepStrategy(QCPAxisTicker::tssReadability);
@@ -41,7 +41,7 @@ BatchView::BatchView(QWidget* parent) : PlotView(tr("Batch composition"), parent
 
     plot()->setMouseTracking(true);
     connect(plot(), &QCustomPlot::mouseMove, this, &BatchView::showTooltip);
-    colors().applyTo(plot());
+    finishSetup();
     redraw();
     setCaption(tr("No steps yet."));
 }

@@ -26,6 +26,7 @@ LiveViews::LiveViews(QWidget* parent)
     auto* rows = new QSplitter(Qt::Vertical);
     rows->addWidget(top);
     rows->addWidget(bottom);
+    pairs_ = {top, bottom};
     auto* layout = new QHBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(rows);
@@ -45,6 +46,12 @@ void LiveViews::showSnapshot(const workbench::MetricsPtr& snapshot) {
 void LiveViews::showEvent(QShowEvent* event) {
     QWidget::showEvent(event);
     if (!refreshTimer_.isActive()) refresh();
+}
+
+void LiveViews::resizeEvent(QResizeEvent* event) {
+    QWidget::resizeEvent(event);
+    const Qt::Orientation orientation = height() > width() ? Qt::Vertical : Qt::Horizontal;
+    for (QSplitter* pair : std::as_const(pairs_)) pair->setOrientation(orientation);
 }
 
 void LiveViews::refresh() {

@@ -1,6 +1,7 @@
-// The four live views in a 2x2 grid of splitters: memory pool, adapter cache, batch
-// composition, throughput and latency. Snapshots may arrive at any rate; the views
-// draw the latest one at most kMaxRefreshHz times a second, and not while hidden.
+// The four live views in splitters: memory pool, batch composition, adapter cache,
+// throughput and latency; a 2x2 grid when wide, one column when taller than wide (a
+// side dock). Snapshots may arrive at any rate; the views draw the latest one at most
+// kMaxRefreshHz times a second, and not while hidden.
 #pragma once
 
 #include "engine_types.h"
@@ -8,6 +9,8 @@
 #include <QElapsedTimer>
 #include <QTimer>
 #include <QWidget>
+
+class QSplitter;
 
 namespace workbench {
 
@@ -34,6 +37,7 @@ public slots:
 
 protected:
     void showEvent(QShowEvent* event) override;
+    void resizeEvent(QResizeEvent* event) override;
 
 private:
     void refresh();
@@ -43,7 +47,8 @@ private:
     BatchView* batch_;
     ThroughputView* throughput_;
     QList<PlotView*> views_;
-    MetricsPtr pending_;  // the latest snapshot not drawn yet
+    QList<QSplitter*> pairs_;  // (page map, batch) and (cache, throughput): side by side or stacked
+    MetricsPtr pending_;       // the latest snapshot not drawn yet
     QTimer refreshTimer_;
     QElapsedTimer clock_;
 };

@@ -47,7 +47,7 @@ PageMapView::PageMapView(QWidget* parent) : PlotView(tr("Memory pool"), parent),
     pixmap_->topLeft->setCoords(0, 0);
     plot()->setMouseTracking(true);
     connect(plot(), &QCustomPlot::mouseMove, this, &PageMapView::showTooltip);
-    colors().applyTo(plot());
+    finishSetup();
     redraw();
 }
 

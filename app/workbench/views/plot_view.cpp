@@ -46,6 +46,21 @@ QCPAxisRect* PlotView::addAxisRect() {
     return rect;
 }
 
+void PlotView::finishSetup() {
+    QFont small = font();
+    small.setPointSizeF(small.pointSizeF() * 0.85);
+    for (QCPAxisRect* rect : plot_->axisRects()) {
+        for (QCPAxis* axis : rect->axes()) {
+            axis->setTickLabelFont(small);
+            axis->setLabelFont(small);
+        }
+        QCPAxis* values = rect->axis(QCPAxis::atLeft);
+        if (values->scaleType() == QCPAxis::stLinear) values->ticker()->setTickCount(3);
+    }
+    plot_->legend->setFont(small);
+    colors_.applyTo(plot_);
+}
+
 void PlotView::showLegendUnderTitle(int columns) {
     QCPLegend* legend = plot_->legend;
     plot_->axisRect(0)->insetLayout()->take(legend);

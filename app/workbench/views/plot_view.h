@@ -35,6 +35,9 @@ protected:
     virtual void redraw() = 0;
 
     const ViewColors& colors() const { return colors_; }
+    // The end of a view's constructor: compact axes (small fonts, few value ticks, so a
+    // view stays legible a quarter of a dock high) and the palette's colors.
+    void finishSetup();
     void setCaption(const QString& html);
     // A new axis rect under the others, its left and right margins aligned with theirs.
     QCPAxisRect* addAxisRect();

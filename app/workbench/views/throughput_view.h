@@ -1,5 +1,6 @@
-// Throughput and latency over the last minute: generated tokens per second, time to
-// first token and inter-token latency (p50 and p90, in milliseconds), one row each.
+// Throughput and latency over the last minute: generated tokens per second above; time
+// to first token and inter-token latency (p50 and p90, in ms) below, on a log scale so
+// that TTFT's hundreds and ITL's tens of milliseconds both read.
 #pragma once
 
 #include "views/plot_view.h"
@@ -23,8 +24,10 @@ protected:
     void redraw() override;
 
 private:
-    QCPAxisRect* ttftRect_;
-    QCPAxisRect* itlRect_;
+    // A latency in ms, when there is one: a log axis has no place for 0 (no samples yet).
+    static void appendLatency(QCPGraph* graph, double seconds, double latency);
+
+    QCPAxisRect* latencyRect_;
     QCPGraph* tokens_;
     QCPGraph* ttft50_;
     QCPGraph* ttft90_;
