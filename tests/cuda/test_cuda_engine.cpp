@@ -6,13 +6,15 @@
 //
 // Tolerance: the GPU computes in fp16 (weights, activations, KV cache, adapter rows)
 // with fp32 accumulation, the references in fp32. Log-probabilities must agree within
-// kLogprobTolerance; greedy tokens must be equal, except where the reference's own
+// kLogprobTolerance (5e-3; an H100 measured at most 1.1e-3 on these fixtures, 2026-11-25);
+// greedy tokens must be equal, except where the reference's own
 // choice was a near-tie (the GPU's logprob of the reference token within
 // kTieTolerance of its own choice): there the continuation is no longer compared.
 #include "support/test_support.h"
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/cuda_model_runner.h"
 #include "core/error.h"
 #include "cuda_check.h"
 #include "memory/page_pool.h"
@@ -33,8 +35,8 @@
 
 namespace {
 
-constexpr double kLogprobTolerance = 3e-2;
-constexpr double kTieTolerance = 2e-2;
+constexpr double kLogprobTolerance = 5e-3;
+constexpr double kTieTolerance = 5e-3;
 constexpr std::size_t kPageBytes = 4096;
 constexpr std::size_t kPages = 1024;
 
@@ -294,6 +296,26 @@ private slots:
             QVERIFY2(problem.empty(), problem.c_str());
             QVERIFY2(worst < 5e-3, lw::cat(who, ": differs from the crowd by ", worst).c_str());
         }
+    }
+
+    void decodeGraphsReplayWhatEagerStepsCompute() {
+        const auto requests = read_fixture("tiny_llama");
+        auto graphed = cuda_backend();
+        lw::CudaBackendOptions eager_options;
+        eager_options.decode_graphs = false;
+        lw::CudaBackend eager_backend(kPages, kPageBytes, eager_options);
+        Harness with_graphs("tiny_llama", *graphed), eager("tiny_llama", eager_backend);
+        // Twice: the second run replays graphs captured by the first.
+        for (int run = 0; run < 2; ++run) {
+            const auto a = with_graphs.generate(requests, 3, 10), b = eager.generate(requests, 3, 10);
+            for (std::size_t i = 0; i < requests.size(); ++i) {
+                QCOMPARE(a[i].tokens, b[i].tokens);
+                QVERIFY2(a[i].distributions == b[i].distributions, lw::cat("request ", i, " run ", run).c_str());
+            }
+        }
+        const auto& runner = dynamic_cast<const lw::CudaModelRunner&>(with_graphs.runner());
+        QVERIFY(runner.decode_graph_count() > 0);
+        qInfo("%zu decode graphs captured", runner.decode_graph_count());
     }
 
     void engineSamplesOnTheDevice() {

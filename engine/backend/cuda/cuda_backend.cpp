@@ -13,6 +13,8 @@ namespace {
 constexpr std::size_t kPageAlign = 256;
 // Pinned staging for uploads: a rank-16 7B adapter (~33 MB) fits whole.
 constexpr std::size_t kStagingBytes = 64u << 20;
+// What NVIDIA recommends for Hopper.
+constexpr std::size_t kCublasWorkspaceBytes = 32u << 20;
 
 std::size_t checked_stride(std::size_t page_count, std::size_t page_bytes) {
     if (page_count == 0 || page_bytes == 0)
@@ -41,6 +43,7 @@ CudaBackend::CudaBackend(std::size_t page_count, std::size_t page_bytes, CudaBac
       options_(checked(options)),
       pool_(cuda::CudaBuffer::device(page_stride_ * page_count,
                                      cat("the page pool (", page_count, " pages of ", page_bytes, " bytes)"))),
+      cublas_workspace_(cuda::CudaBuffer::device(kCublasWorkspaceBytes, "cuBLAS's workspace")),
       uploads_(kStagingBytes) {
     cuda::check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "creating the compute stream");
     if (cublasCreate(&cublas_) != CUBLAS_STATUS_SUCCESS) {
@@ -48,6 +51,7 @@ CudaBackend::CudaBackend(std::size_t page_count, std::size_t page_bytes, CudaBac
         fail("cuda backend: cuBLAS could not be initialised");
     }
     cublasSetStream(cublas_, stream_);
+    cublasSetWorkspace(cublas_, cublas_workspace_.get(), cublas_workspace_.bytes());
 }
 
 CudaBackend::~CudaBackend() {

@@ -23,6 +23,8 @@ struct CudaBackendOptions {
     // What the LoRA tables are sized for: the largest rank, and adapters in the pool at once.
     int max_lora_rank = 64;
     int max_loras = 4;
+    // Replay decode steps as CUDA graphs (decode_graphs.h).
+    bool decode_graphs = true;
 };
 
 class CudaBackend final : public Backend {
@@ -59,6 +61,7 @@ private:
     cuda::CudaBuffer pool_;
     cudaStream_t stream_ = nullptr;
     cublasHandle_t cublas_ = nullptr;
+    cuda::CudaBuffer cublas_workspace_;  // cuBLAS's own, so that a graph capture allocates nothing
     mutable cuda::UploadQueue uploads_;
 };
 

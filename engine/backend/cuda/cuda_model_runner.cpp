@@ -12,6 +12,7 @@
 #include "rope.h"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace lw {
 namespace {
@@ -59,7 +60,8 @@ CudaModelRunner::CudaModelRunner(const ModelConfig& config, const ModelWeights& 
             cuda::LoraPlanLimits{backend.options().max_num_batched_tokens, backend.options().max_lora_rank,
                                  backend.options().max_loras}),
       inputs_(cuda::StepInputLimits{backend.options().max_num_batched_tokens, backend.options().max_num_seqs,
-                                    backend.page_count()}) {
+                                    backend.page_count()}),
+      use_graphs_(backend.options().decode_graphs) {
     const CudaBackendOptions& o = backend.options();
     const ModelConfig& c = config_;
     cuda::check_paged_kv(paged_kv(), "cuda backend");
@@ -110,8 +112,6 @@ int CudaModelRunner::run(const StepBatch& batch) {
     lora_.prepare(batch, stream);
 
     const cuda::DeviceTokenBatch& tokens = inputs_.tokens();
-    const int n = tokens.num_tokens, hidden = c.hidden_size, q_dim = c.q_dim(), kv_dim = c.kv_dim();
-    const int ffn = c.intermediate_size, qkv_width = q_dim + 2 * kv_dim;
     const bool decode = tokens.num_tokens == tokens.num_seqs;
     int longest_context = 0;
     for (const StepSequence& s : batch.sequences)
@@ -119,6 +119,28 @@ int CudaModelRunner::run(const StepBatch& batch) {
     const int splits = decode ? std::clamp(cuda::suggested_kv_splits(tokens.num_seqs, c.num_kv_heads, longest_context),
                                            1, kv_splits_max_)
                               : 1;
+    // A decode step where every sequence wants its logits is the same launch sequence
+    // for the same counts: replay it.
+    if (decode && use_graphs_ && inputs_.logit_count() == tokens.num_seqs) {
+        try {
+            graphs_.launch({tokens.num_seqs, lora_.active(), splits}, stream, [&] { record_step(splits); });
+            return static_cast<int>(wanting);
+        } catch (const Error& e) {
+            // Graphs only save launch time: without them the step still runs.
+            use_graphs_ = false;
+            std::fprintf(stderr, "lora-workbench: decode steps run without CUDA graphs: %s\n", e.what());
+        }
+    }
+    record_step(splits);
+    return static_cast<int>(wanting);
+}
+
+void CudaModelRunner::record_step(int splits) {
+    const ModelConfig& c = config_;
+    const cudaStream_t stream = backend_.stream();
+    const cuda::DeviceTokenBatch& tokens = inputs_.tokens();
+    const int n = tokens.num_tokens, hidden = c.hidden_size, q_dim = c.q_dim(), kv_dim = c.kv_dim();
+    const int ffn = c.intermediate_size, qkv_width = q_dim + 2 * kv_dim;
 
     cuda::gather_rows(dtype_, weights_.embedding(), c.vocab_size, hidden, inputs_.token_ids(), n, x_.get(), stream);
     for (int l = 0; l < c.num_layers; ++l) {
@@ -183,7 +205,6 @@ int CudaModelRunner::run(const StepBatch& batch) {
             {dtype_, last_.get(), weights_.lm_head(), logits_.get(), rows, hidden, c.vocab_size, c.vocab_size, true},
             "lm_head");
     }
-    return static_cast<int>(wanting);
 }
 
 void CudaModelRunner::finish_step(const StepBatch& batch) {

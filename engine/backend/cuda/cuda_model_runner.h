@@ -3,13 +3,15 @@
 // accumulation, q|k|v and gate|up as single GEMMs, LoRA through the segmented kernels
 // (lora_plan.h), RoPE fused with the paged K/V write, paged attention over pool pages,
 // fused residual + RMSNorm and SiLU·mul, logits (fp32) only for the sequences that want
-// them, and sampling on the device when every one of them can be sampled there. All
+// them, and sampling on the device when every one of them can be sampled there; decode
+// steps are replayed as CUDA graphs (decode_graphs.h). All
 // buffers are allocated once, for the backend's max_num_seqs and
 // max_num_batched_tokens. forward() is called from one thread at a time.
 #pragma once
 
 #include "backend/backend.h"
 #include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/decode_graphs.h"
 #include "backend/cuda/device_weights.h"
 #include "backend/cuda/lora_plan.h"
 #include "backend/cuda/step_inputs.h"
@@ -31,10 +33,16 @@ public:
     void forward_sampled(const StepBatch& batch, std::span<const DeviceSampling> samplers,
                          std::span<DeviceSample> out) override;
 
+    // Decode graphs captured so far (0 when they are off or a capture failed).
+    std::size_t decode_graph_count() const { return use_graphs_ ? graphs_.size() : 0; }
+
 private:
     // Runs the decoder over the batch and leaves the wanted logits in logits_; returns
     // how many sequences want them.
     int run(const StepBatch& batch);
+    // Queues the step's kernels (embedding to logits) on the compute stream: what a
+    // decode graph captures.
+    void record_step(int kv_splits);
     // y = x W^T for the batch's tokens, plus the LoRA of each token's adapter on `modules`.
     void project(int layer, std::initializer_list<int> modules, const void* x, const void* w, int in, void* y, int out,
                  int tokens);
@@ -49,6 +57,8 @@ private:
     cuda::CudaBuffer inv_freq_;  // rope frequencies, fp32
     cuda::LoraPlan lora_;
     cuda::StepInputs inputs_;
+    cuda::DecodeGraphs graphs_;
+    bool use_graphs_;  // the backend's option, until a capture fails
     int kv_splits_max_ = 1;
 
     // Activations, [max tokens][width] in dtype_ unless said otherwise.
