@@ -229,9 +229,15 @@ private slots:
         QVERIFY(waitIdle({&pane}));
         QCOMPARE(pane.messages().size(), 2);
         QVERIFY(lastAnswer(&pane) != first);
+        // The view shows the prompt and the new answer once, with its stats.
+        const MessageView* view = pane.findChild<MessageView*>();
+        QCOMPARE(view->toPlainText().count("Pick a word"), 1);
+        QCOMPARE(view->toPlainText().count("TTFT"), 1);
+        QVERIFY(view->toPlainText().contains(lastAnswer(&pane)));
 
         pane.editLastPrompt();
         QCOMPARE(pane.messages().size(), 0);
+        QVERIFY(view->toPlainText().isEmpty());
         auto* input = pane.findChild<QPlainTextEdit*>(QStringLiteral("messageInput"));
         QCOMPARE(input->toPlainText(), QStringLiteral("Pick a word"));
         input->setPlainText(QStringLiteral("Pick a word, please"));
@@ -243,6 +249,7 @@ private slots:
 
         pane.clear();
         QVERIFY(pane.messages().isEmpty());
+        QVERIFY(view->toPlainText().isEmpty());
     }
 
     void errorsShowInline() {
