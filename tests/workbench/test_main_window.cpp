@@ -156,7 +156,9 @@ private slots:
         QVERIFY(url.startsWith("http://127.0.0.1:"));
 
         QNetworkAccessManager http;
-        QNetworkReply* reply = http.get(QNetworkRequest(QUrl(url + "/v1/models")));
+        QNetworkRequest request(QUrl(url + "/v1/models"));
+        request.setRawHeader("Connection", "close");  // a kept-alive connection holds up stop() for seconds
+        QNetworkReply* reply = http.get(request);
         QSignalSpy done(reply, &QNetworkReply::finished);
         QVERIFY(done.wait(10000));
         QCOMPARE(reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), 200);
