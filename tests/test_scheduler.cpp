@@ -21,6 +21,7 @@ public:
 
     lw::AdapterAdmission acquire_adapter(lw::Sequence& seq, std::string& error) override {
         if (seq.adapter().empty()) return lw::AdapterAdmission::Ready;
+        ++acquires[seq.adapter()];
         const lw::AdapterAdmission a = adapters.at(seq.adapter());
         if (a == lw::AdapterAdmission::Failed) error = "cannot read " + seq.adapter();
         if (a == lw::AdapterAdmission::Ready) ++pins[seq.id()];
@@ -28,6 +29,9 @@ public:
     }
     void prefetch_adapter(lw::Sequence& seq) override {
         if (!seq.adapter().empty()) ++prefetches[seq.adapter()];
+    }
+    bool adapter_in_memory(const lw::Sequence& seq) const override {
+        return seq.adapter().empty() || adapters.at(seq.adapter()) == lw::AdapterAdmission::Ready;
     }
     bool reserve_kv(lw::Sequence& seq, std::size_t tokens) override {
         const std::size_t want = (tokens + kBlockTokens - 1) / kBlockTokens;
@@ -51,6 +55,7 @@ public:
     std::map<lw::RequestId, int> releases;
     std::map<std::string, lw::AdapterAdmission> adapters;
     std::map<std::string, int> prefetches;
+    std::map<std::string, int> acquires;
 };
 
 std::unique_ptr<lw::Sequence> sequence(lw::RequestId id, std::size_t prompt, const std::string& adapter = {}) {
@@ -214,6 +219,30 @@ private slots:
         }
         QVERIFY(s.schedule().chunks.empty());
         QCOMPARE(memory.prefetches, (std::map<std::string, int>{{"a0", 1}, {"a1", 1}, {"a2", 1}, {"a3", 1}}));
+    }
+
+    void onlyTheLoadWindowWaitsOnAdapters() {
+        FakeMemory memory(100);
+        lw::Scheduler s({8, 64, 2}, memory);
+        std::vector<std::unique_ptr<lw::Sequence>> seqs;
+        for (int i = 0; i < 4; ++i) {
+            const std::string name = "cold" + std::to_string(i);
+            memory.adapters[name] = lw::AdapterAdmission::Wait;
+            seqs.push_back(sequence(lw::RequestId(i + 1), 4, name));
+        }
+        memory.adapters["warm"] = lw::AdapterAdmission::Ready;
+        seqs.push_back(sequence(5, 4, "warm"));
+        seqs.push_back(sequence(6, 4));
+        for (auto& seq : seqs) s.add(*seq);
+        // Two sequences wait on their adapters; the next cold ones start no load (their
+        // reads would evict what the first two wait for), in-memory ones still run.
+        QCOMPARE(describe(s.schedule()), std::string("5:0+4* 6:0+4*"));
+        QCOMPARE(memory.acquires, (std::map<std::string, int>{{"cold0", 1}, {"cold1", 1}, {"warm", 1}}));
+        memory.adapters["cold0"] = lw::AdapterAdmission::Ready;
+        const auto out = s.schedule();
+        QCOMPARE(memory.acquires["cold2"], 1);  // cold0 left the window, cold2 entered it
+        QCOMPARE(memory.acquires.count("cold3"), std::size_t(0));
+        QVERIFY(describe(out).find("1:0+4*") != std::string::npos);
     }
 
     void failsWhatThePoolCanNeverHold() {

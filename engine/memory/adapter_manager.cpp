@@ -123,6 +123,11 @@ std::size_t AdapterManager::evict_idle(std::size_t pages) {
     return freed;
 }
 
+bool AdapterManager::in_memory(const std::string& name) const {
+    const Entry& e = entry(name);
+    return e.pooled || e.host;
+}
+
 std::size_t AdapterManager::pages_to_place(const std::string& name) const {
     const Entry& e = entry(name);
     return e.pooled ? 0 : e.pages;

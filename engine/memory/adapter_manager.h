@@ -87,6 +87,8 @@ public:
     // have been freed or none is left; returns the pages freed.
     std::size_t evict_idle(std::size_t pages);
 
+    // In the pool or in host RAM: placing it needs no disk read.
+    bool in_memory(const std::string& name) const;
     // Pool pages the adapter would take to be placed now: 0 when it is in the pool,
     // else its size as of its last read (for admission by free pages).
     std::size_t pages_to_place(const std::string& name) const;

@@ -68,11 +68,14 @@ struct Engine::Impl final : SchedulerMemory {
         : backend(make_backend(c)),
           pool(backend->page_count(), backend->page_bytes()),
           adapters(pool, *backend, AdapterManagerOptions{c.max_loras, c.max_cpu_loras, c.max_lora_rank, 2}),
-          scheduler(SchedulerConfig{c.max_num_seqs, c.max_num_batched_tokens}, *this) {}
+          scheduler(
+              SchedulerConfig{c.max_num_seqs, c.max_num_batched_tokens, std::max(1, c.max_cpu_loras - c.max_loras)},
+              *this) {}
 
     // SchedulerMemory, called on the step thread under `mutex`.
     AdapterAdmission acquire_adapter(Sequence& seq, std::string& error) override;
     void prefetch_adapter(Sequence& seq) override;
+    bool adapter_in_memory(const Sequence& seq) const override;
     bool reserve_kv(Sequence& seq, std::size_t tokens) override;
     void release(Sequence& seq) override;
 
@@ -159,6 +162,10 @@ AdapterAdmission Engine::Impl::acquire_adapter(Sequence& seq, std::string& error
 
 void Engine::Impl::prefetch_adapter(Sequence& seq) {
     if (!seq.adapter().empty()) adapters.prefetch(seq.adapter());
+}
+
+bool Engine::Impl::adapter_in_memory(const Sequence& seq) const {
+    return seq.adapter().empty() || seq.pooled || adapters.in_memory(seq.adapter());
 }
 
 bool Engine::Impl::reserve_kv(Sequence& seq, std::size_t tokens) {

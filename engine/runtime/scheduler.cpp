@@ -24,6 +24,8 @@ Scheduler::Scheduler(SchedulerConfig config, SchedulerMemory& memory) : config_(
     if (config_.max_num_seqs < 1) fail("scheduler: max_num_seqs must be at least 1, got ", config_.max_num_seqs);
     if (config_.max_num_batched_tokens < 1)
         fail("scheduler: max_num_batched_tokens must be at least 1, got ", config_.max_num_batched_tokens);
+    if (config_.adapter_load_window < 1)
+        fail("scheduler: adapter_load_window must be at least 1, got ", config_.adapter_load_window);
 }
 
 void Scheduler::add(Sequence& seq) {
@@ -95,12 +97,18 @@ void Scheduler::preempt(Sequence& seq, SchedulerOutput& out, std::size_t& budget
 }
 
 void Scheduler::admit_waiting(SchedulerOutput& out, std::size_t& budget) {
+    int waiting_on_adapters = 0;
     for (auto it = waiting_.begin(); it != waiting_.end();) {
         if (budget == 0 || running_.size() >= static_cast<std::size_t>(config_.max_num_seqs)) return;
         Sequence& seq = **it;
+        if (waiting_on_adapters >= config_.adapter_load_window && !memory_.adapter_in_memory(seq)) {
+            ++it;
+            continue;
+        }
         std::string error;
         const AdapterAdmission adapter = memory_.acquire_adapter(seq, error);
         if (adapter == AdapterAdmission::Wait) {
+            ++waiting_on_adapters;
             ++it;  // its adapter is on its way; those behind it need not wait for it
             continue;
         }

@@ -26,6 +26,9 @@ public:
     virtual AdapterAdmission acquire_adapter(Sequence& seq, std::string& error) = 0;
     // Starts loading the adapter of one of the first waiting sequences, for a later step.
     virtual void prefetch_adapter(Sequence& seq) = 0;
+    // Whether the sequence's adapter is in memory (pool or host RAM) or it has none:
+    // acquiring it then starts no disk read.
+    virtual bool adapter_in_memory(const Sequence& seq) const = 0;
     // KV pages for `tokens` positions of `seq`, all or nothing (freeing idle adapter
     // pages first if that helps).
     virtual bool reserve_kv(Sequence& seq, std::size_t tokens) = 0;
@@ -36,6 +39,12 @@ public:
 struct SchedulerConfig {
     int max_num_seqs = 64;
     int max_num_batched_tokens = 512;
+    // Waiting sequences that may wait on their adapter at once. Host RAM holds only so
+    // many adapters (max_cpu_loras - max_loras beside the pooled ones): reading for more
+    // waiting sequences than that would evict the copies that earlier ones wait for, and
+    // with thousands of adapters the host tier would thrash. Beyond the window, waiting
+    // sequences are admitted only when their adapter is already in memory.
+    int adapter_load_window = 64;
 };
 
 // Tokens [start, start + count) of a sequence run this step.
