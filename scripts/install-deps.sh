@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git python3 python3-pip
   qt6-base-dev libqt6opengl6-dev libqcustomplot-dev libqcustomplot2.1-qt6
   nlohmann-json3-dev libcpp-httplib-dev libpcre2-dev libarchive-dev libopenblas-dev
-  clang libclang-rt-14-dev clang-format xvfb xauth curl dpkg-dev
+  clang libclang-rt-14-dev clang-format xvfb xauth curl dpkg-dev ccache
 )
 
 missing=()
