@@ -2,13 +2,13 @@
 
 #include "backend/cpu/paged_attention.h"
 #include "backend/cpu/rms_norm.h"
+#include "backend/step_batch_check.h"
 #include "core/dequantize.h"
 #include "core/error.h"
 
 #include <cblas.h>
 
 #include <cmath>
-#include <set>
 
 namespace lw {
 namespace {
@@ -70,65 +70,6 @@ CpuModelRunner::CpuModelRunner(const ModelConfig& config, const ModelWeights& we
     }
 }
 
-void CpuModelRunner::check_adapter(const PooledAdapter& adapter, std::size_t sequence) const {
-    const std::string who = cat("sequence ", sequence, ": adapter ", adapter.id);
-    if (adapter.dtype != DType::F32)
-        fail(who, " holds its rows in ", dtype_name(adapter.dtype), ", the cpu backend reads F32");
-    if (adapter.lookup.size() != static_cast<std::size_t>(config_.num_layers))
-        fail(who, " was built for another model (of ", adapter.lookup.size(), " layers, this one has ",
-             config_.num_layers, ")");
-    for (const auto& m : adapter.modules) {
-        if (m.module < 0 || m.module >= 7 || m.layer < 0 || m.layer >= config_.num_layers)
-            fail(who, " has a module at layer ", m.layer, " index ", m.module, " outside this model");
-        const std::string& name = linear_module_names()[static_cast<std::size_t>(m.module)];
-        const LinearShape shape = linear_module_shape(config_, name);
-        if (m.in_features != shape.in_features || m.out_features != shape.out_features)
-            fail(who, " layer ", m.layer, " ", name, " maps ", m.in_features, " -> ", m.out_features,
-                 " features, this model's maps ", shape.in_features, " -> ", shape.out_features,
-                 " (built for another model)");
-        if (m.rank < 0 || m.first_row + 2 * static_cast<std::size_t>(m.rank) > adapter.rows.size())
-            fail(who, " layer ", m.layer, " ", name, " has rows beyond its row table");
-        for (int r = 0; r < 2 * m.rank; ++r) {
-            const RowRef ref = adapter.rows[m.first_row + static_cast<std::size_t>(r)];
-            const std::size_t bytes =
-                sizeof(float) * static_cast<std::size_t>(r < m.rank ? m.in_features : m.out_features);
-            if (ref.page >= backend_.page_count() || ref.offset + bytes > backend_.page_bytes())
-                fail(who, " layer ", m.layer, " ", name, " has a row outside the pool (page ", ref.page, ")");
-            if (ref.offset % alignof(float) != 0)
-                fail(who, " layer ", m.layer, " ", name, " has a row at unaligned offset ", ref.offset);
-        }
-    }
-}
-
-void CpuModelRunner::check_batch(const StepBatch& batch, std::size_t logit_floats) const {
-    std::size_t wanting = 0;
-    std::set<const KvBlockTable*> tables;
-    std::set<const PooledAdapter*> adapters;
-    for (std::size_t i = 0; i < batch.sequences.size(); ++i) {
-        const StepSequence& s = batch.sequences[i];
-        if (s.tokens.empty()) fail("sequence ", i, ": no tokens to run");
-        if (!s.kv) fail("sequence ", i, ": no KV block table");
-        if (!tables.insert(s.kv).second) fail("sequence ", i, ": shares its KV block table with another sequence");
-        if (s.position < 0 || s.kv->tokens != s.position)
-            fail("sequence ", i, ": starts at position ", s.position, " but its KV cache holds ", s.kv->tokens);
-        for (std::size_t j = 0; j < s.tokens.size(); ++j)
-            if (s.tokens[j] < 0 || s.tokens[j] >= config_.vocab_size)
-                fail("sequence ", i, ": token ", s.tokens[j], " at index ", j, " is outside the vocabulary of ",
-                     config_.vocab_size);
-        const std::size_t end = static_cast<std::size_t>(s.position) + s.tokens.size();
-        if (s.kv->pages.size() < kv_layout_.pages_for(end))
-            fail("sequence ", i, ": KV block table has ", s.kv->pages.size(), " pages, ", end, " positions need ",
-                 kv_layout_.pages_for(end));
-        for (PageId p : s.kv->pages)
-            if (p >= backend_.page_count())
-                fail("sequence ", i, ": KV page ", p, " is outside the pool of ", backend_.page_count());
-        if (s.adapter && adapters.insert(s.adapter).second) check_adapter(*s.adapter, i);
-        wanting += s.wants_logits;
-    }
-    if (logit_floats != wanting * static_cast<std::size_t>(config_.vocab_size))
-        fail("logits buffer has ", logit_floats, " floats, ", wanting, " sequences want ", config_.vocab_size, " each");
-}
-
 void CpuModelRunner::project(int layer, int module, const float* x, int rows, float* y,
                              std::span<const LoraSegment> segments) {
     const Linear& linear = layers_[static_cast<std::size_t>(layer)].proj[static_cast<std::size_t>(module)];
@@ -140,7 +81,11 @@ void CpuModelRunner::project(int layer, int module, const float* x, int rows, fl
 }
 
 void CpuModelRunner::forward(const StepBatch& batch, std::span<float> logits) {
-    check_batch(batch, logits.size());
+    const std::size_t wanting = check_step_batch(
+        batch, config_, kv_layout_, StepBatchLimits{backend_.page_count(), backend_.page_bytes(), DType::F32});
+    if (logits.size() != wanting * static_cast<std::size_t>(config_.vocab_size))
+        fail("logits buffer has ", logits.size(), " floats, ", wanting, " sequences want ", config_.vocab_size,
+             " each");
     if (batch.sequences.empty()) return;
     const ModelConfig& c = config_;
     const int hidden = c.hidden_size, q_dim = c.q_dim(), kv_dim = c.kv_dim(), ffn = c.intermediate_size;

@@ -43,8 +43,6 @@ private:
         std::vector<float> weight_rows;  // dequantized weight rows (WeightMatrix scratch)
     };
 
-    void check_batch(const StepBatch& batch, std::size_t logit_floats) const;
-    void check_adapter(const PooledAdapter& adapter, std::size_t sequence) const;
     // y = x W^T + b for `rows` tokens, plus the LoRA of each segment's adapter.
     void project(int layer, int module, const float* x, int rows, float* y, std::span<const LoraSegment> segments);
 
