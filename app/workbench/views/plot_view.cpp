@@ -61,7 +61,8 @@ void PlotView::finishSetup() {
     colors_.applyTo(plot_);
 }
 
-void PlotView::showLegendUnderTitle(int columns) {
+void PlotView::showLegendUnderTitle(int maxColumns) {
+    maxLegendColumns_ = maxColumns;
     QCPLegend* legend = plot_->legend;
     plot_->axisRect(0)->insetLayout()->take(legend);
     plot_->axisRect(0)->insetLayout()->simplify();
@@ -70,7 +71,7 @@ void PlotView::showLegendUnderTitle(int columns) {
     plot_->plotLayout()->setRowStretchFactor(1, 0.001);  // as tall as its items, no more
     legend->setVisible(true);
     legend->setFillOrder(QCPLegend::foColumnsFirst);
-    legend->setWrap(columns);
+    legend->setWrap(maxColumns);
     legend->setMargins(QMargins(4, 0, 4, 0));
     legend->setRowSpacing(0);
 }
@@ -90,6 +91,14 @@ void PlotView::showHistory(QCPAxisRect* rect, double seconds) {
         if (found) top = qMax(top, values.upper);
     }
     rect->axis(QCPAxis::atLeft)->setRange(0.0, top > 0.0 ? top * 1.15 : 1.0);
+}
+
+void PlotView::resizeEvent(QResizeEvent* event) {
+    QWidget::resizeEvent(event);
+    if (maxLegendColumns_ == 0) return;
+    // Room for a swatch and a name like "customer_b" per column.
+    const int columnWidth = fontMetrics().horizontalAdvance(QStringLiteral("customer_b")) + 40;
+    plot_->legend->setWrap(qBound(1, width() / columnWidth, maxLegendColumns_));
 }
 
 void PlotView::changeEvent(QEvent* event) {

@@ -41,8 +41,9 @@ protected:
     void setCaption(const QString& html);
     // A new axis rect under the others, its left and right margins aligned with theirs.
     QCPAxisRect* addAxisRect();
-    // Moves the plot's legend out of the data, into a row under the title.
-    void showLegendUnderTitle(int columns);
+    // Moves the plot's legend out of the data, into a row under the title, with as many
+    // columns (up to `maxColumns`) as the width holds.
+    void showLegendUnderTitle(int maxColumns);
     // Appends a point to a time series and forgets the points older than the history.
     static void appendPoint(QCPGraph* graph, double seconds, double value);
     // Shows the history up to `seconds` on the key axis (the first minute fills from the
@@ -50,11 +51,13 @@ protected:
     static void showHistory(QCPAxisRect* rect, double seconds);
 
     void changeEvent(QEvent* event) override;
+    void resizeEvent(QResizeEvent* event) override;
 
 private:
     QCustomPlot* plot_;
     QLabel* caption_;
     ViewColors colors_;
+    int maxLegendColumns_ = 0;  // 0: the legend is not in a row of its own
 };
 
 }  // namespace workbench

@@ -33,7 +33,7 @@ ViewColors::ViewColors(const QPalette& palette) {
     dark_ = background_.lightness() < 128;
     axis_ = mix(background_, text_, 0.5);
     grid_ = mix(background_, text_, 0.18);
-    freePage_ = mix(background_, text_, 0.1);
+    freePage_ = mix(background_, text_, 0.14);  // a pool of free pages still shows as a grid
 }
 
 QColor ViewColors::solid(int hue) const {
