@@ -37,13 +37,14 @@ struct StepBatch {
     std::vector<StepSequence> sequences;
 };
 
-// What a device sampler does: temperature (0 = greedy), top-k and top-p, drawing from
-// the sequence's own seeded stream. Requests that need more (penalties, min-p, logprob
+// What a device sampler does: temperature (0 = greedy), top-k, top-p and min-p, drawing
+// from the sequence's own seeded stream. Requests that need more (penalties, logprob
 // alternatives, suppressed tokens before min_tokens) take the host path with logits.
 struct DeviceSampling {
     float temperature = 0.0f;
     int top_k = 0;  // 0 or -1: every token
     float top_p = 1.0f;
+    float min_p = 0.0f;
     std::uint64_t seed = 0;
     std::uint64_t step = 0;  // tokens the sequence sampled before: where its stream stands
 };

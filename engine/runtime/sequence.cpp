@@ -47,10 +47,10 @@ GenerationEvent Sequence::sample(std::span<const float> logits, std::optional<Fi
 
 std::optional<DeviceSampling> Sequence::device_sampling() const {
     const SamplingParams& p = request_.sampling;
-    if (p.min_p > 0.0f || p.repetition_penalty != 1.0f || p.presence_penalty != 0.0f || p.frequency_penalty != 0.0f ||
+    if (p.repetition_penalty != 1.0f || p.presence_penalty != 0.0f || p.frequency_penalty != 0.0f ||
         p.top_logprobs > 0 || !suppressed().empty())
         return std::nullopt;
-    return DeviceSampling{p.temperature, p.top_k, p.top_p, seed_, generated()};
+    return DeviceSampling{p.temperature, p.top_k, p.top_p, p.min_p, seed_, generated()};
 }
 
 GenerationEvent Sequence::accept(const SampledToken& t, std::optional<FinishReason>& finish) {

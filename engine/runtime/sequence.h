@@ -64,7 +64,7 @@ public:
     // `finish` is set when the sequence is done.
     GenerationEvent sample(std::span<const float> logits, std::optional<FinishReason>& finish);
     // How a device may draw the next token instead, or nullopt when the host sampler
-    // must see the logits (penalties, min-p, logprob alternatives, suppressed tokens).
+    // must see the logits (penalties, logprob alternatives, suppressed tokens).
     std::optional<DeviceSampling> device_sampling() const;
     // Appends a token drawn on the device, as sample() appends its own.
     GenerationEvent accept(const SampledToken& t, std::optional<FinishReason>& finish);

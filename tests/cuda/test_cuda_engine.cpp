@@ -367,6 +367,7 @@ private slots:
             g.sampling.temperature = 1.2f;
             g.sampling.top_k = 50;
             g.sampling.top_p = 0.95f;
+            g.sampling.min_p = 0.02f;
             g.sampling.seed = seed;
             return g;
         };

@@ -241,7 +241,7 @@ void CudaModelRunner::forward_sampled(const StepBatch& batch, std::span<const De
         auto* settings = settings_host_.as<cuda::SamplingSettings>();
         for (int i = 0; i < rows; ++i) {
             const DeviceSampling& d = samplers[static_cast<std::size_t>(i)];
-            settings[i] = cuda::SamplingSettings{d.temperature, d.top_k, d.top_p, 0.0f, d.seed, d.step};
+            settings[i] = cuda::SamplingSettings{d.temperature, d.top_k, d.top_p, d.min_p, d.seed, d.step};
         }
         const std::size_t n = static_cast<std::size_t>(rows);
         cuda::check(cudaMemcpyAsync(settings_.get(), settings, n * sizeof(cuda::SamplingSettings),
