@@ -110,8 +110,9 @@ def markdown(result):
         f"{result['date']}, {result['machine']['cpu']} ({result['machine']['logical_cpus']} logical CPUs; "
         f"{', '.join(result['machine']['flags'])}), {result['threads']} threads each, "
         f"{result['tokens']} tokens generated greedily after a {result['prompt_tokens']}-token chat prompt, "
-        f"EOS ignored, {result['rounds']} interleaved rounds. llama.cpp: llama-cpp-python "
-        f"{result['llama_cpp']['version']}.",
+        f"EOS ignored, {result['rounds']} interleaved rounds, load average "
+        f"{result['machine']['load_average'][0]:.1f} at the end. llama.cpp: llama-cpp-python "
+        f"{result['llama_cpp']['version']}, OMP_WAIT_POLICY={result['llama_cpp']['omp_wait_policy']}.",
         "",
         "| decode tokens/s | ours | llama.cpp | ours / llama.cpp |",
         "| --- | --- | --- | --- |",
@@ -136,11 +137,15 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--omp-wait-policy", default="passive",
+                        help="llama.cpp's OpenMP threads: 'passive' sleep at barriers, 'active' spin, which on a "
+                             "machine with more runnable threads than cores slows it down tenfold")
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--markdown", type=Path, help="write a summary table here")
     args = parser.parse_args()
     model = args.model or default_model()
 
+    os.environ["OMP_WAIT_POLICY"] = args.omp_wait_policy  # read when llama.cpp's OpenMP starts
     try:
         import llama_cpp
     except ImportError:
@@ -173,7 +178,8 @@ def main():
         "command": " ".join([Path(sys.executable).name, "bench/cpu/compare_llamacpp.py"] + sys.argv[1:]),
         "ours": {"decode_tokens_per_s": summary(ours_runs),
                  "prefill_tokens_per_s": max(r["prefill_tokens_per_s"] for r in ours_runs)},
-        "llama_cpp": {"version": llama_cpp.__version__, "decode_tokens_per_s": summary(llama_runs),
+        "llama_cpp": {"version": llama_cpp.__version__, "omp_wait_policy": args.omp_wait_policy,
+                      "decode_tokens_per_s": summary(llama_runs),
                       "prefill_tokens_per_s": max(r["prefill_tokens_per_s"] for r in llama_runs)},
         "agreeing_tokens": common_prefix(ours_runs[-1]["token_ids"], llama_runs[-1]["token_ids"]),
     }

@@ -4,6 +4,7 @@
 #include "core/error.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -41,6 +42,42 @@ float dequantized_dot(const std::byte* row, const float* x, int n) {
         const int count = std::min(kChunk, n - i);
         dequantize_row(T, row, buffer, count);
         sum += F32Dot(reinterpret_cast<const std::byte*>(buffer), x + i, count);
+    }
+    return sum;
+}
+
+// Byte-product kernels, portable: exact integer sums per block, then the scales.
+std::int32_t nibble(const std::byte* q, int j) {  // value j of a Q4 block's 16 bytes
+    const auto b = static_cast<std::uint8_t>(q[j % 16]);
+    return j < 16 ? (b & 0x0f) : (b >> 4);
+}
+
+float portable_load_f16(const std::byte* p) {
+    float v;
+    dequantize_row(DType::F16, p, &v, 1);
+    return v;
+}
+
+float portable_q8_q8_0(const std::byte* row, const Q8Activation& x, int n) {
+    float sum = 0.0f;
+    for (int b = 0; b < n / 32; ++b, row += 34) {
+        std::int32_t s = 0;
+        for (int j = 0; j < 32; ++j) s += static_cast<std::int8_t>(row[2 + j]) * x.q[std::size_t(b * 32 + j)];
+        sum += portable_load_f16(row) * x.scale[std::size_t(b)] * static_cast<float>(s);
+    }
+    return sum;
+}
+
+template <bool HasMin>
+float portable_q8_q4(const std::byte* row, const Q8Activation& x, int n) {
+    constexpr std::size_t kHeader = HasMin ? 4 : 2;
+    float sum = 0.0f;
+    for (int b = 0; b < n / 32; ++b, row += kHeader + 16) {
+        std::int32_t s = 0;
+        for (int j = 0; j < 32; ++j) s += nibble(row + kHeader, j) * x.q[std::size_t(b * 32 + j)];
+        if (!HasMin) s -= 8 * x.q_sum[std::size_t(b)];
+        sum += portable_load_f16(row) * x.scale[std::size_t(b)] * static_cast<float>(s);
+        if (HasMin) sum += portable_load_f16(row + 2) * x.sum[std::size_t(b)];
     }
     return sum;
 }
@@ -149,6 +186,45 @@ LW_AVX2 float avx2_q4(const std::byte* row, const float* x, int n) {
     return hsum(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
 }
 
+// Byte-product kernels: 32 weight bytes times 32 activation bytes into 8 int32 lanes
+// (maddubs: u8 x s8 pairs into s16, which cannot overflow here, then pairs into s32).
+LW_AVX2 __m256 byte_dot(__m256i w_unsigned, __m256i x_signed) {
+    const __m256i pairs = _mm256_maddubs_epi16(w_unsigned, x_signed);
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+}
+
+LW_AVX2 float avx2_q8_q8_0(const std::byte* row, const Q8Activation& x, int n) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int b = 0; b < n / 32; ++b, row += 34) {
+        const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2));
+        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q.data() + b * 32));
+        // Signed by signed: |w| times q with w's sign.
+        const __m256 dot = byte_dot(_mm256_sign_epi8(w, w), _mm256_sign_epi8(q, w));
+        acc = _mm256_fmadd_ps(dot, _mm256_set1_ps(load_f16(row) * x.scale[std::size_t(b)]), acc);
+    }
+    return hsum(acc);
+}
+
+template <bool HasMin>
+LW_AVX2 float avx2_q8_q4(const std::byte* row, const Q8Activation& x, int n) {
+    constexpr std::size_t kHeader = HasMin ? 4 : 2;
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    __m256 acc = _mm256_setzero_ps();
+    float extra = 0.0f;  // Q4_1: Σ m·Σx; Q4_0: Σ d·scale·Σq (times -8)
+    for (int b = 0; b < n / 32; ++b, row += kHeader + 16) {
+        const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + kHeader));
+        const __m256i w = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), low4);
+        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q.data() + b * 32));
+        const float scale = load_f16(row) * x.scale[std::size_t(b)];
+        acc = _mm256_fmadd_ps(byte_dot(w, q), _mm256_set1_ps(scale), acc);
+        if (HasMin)
+            extra += load_f16(row + 2) * x.sum[std::size_t(b)];
+        else
+            extra += scale * static_cast<float>(x.q_sum[std::size_t(b)]);
+    }
+    return HasMin ? hsum(acc) + extra : hsum(acc) - 8.0f * extra;
+}
+
 RowDot avx2_kernel(DType t) {
     switch (t) {
         case DType::F32:
@@ -197,6 +273,21 @@ RowDot portable_kernel(DType t) {
     }
 }
 
+RowDotQ8 q8_kernel(DType t, DotIsa isa) {
+#ifdef LW_HAVE_X86
+    if (isa == DotIsa::Avx2) {
+        if (t == DType::Q8_0) return avx2_q8_q8_0;
+        if (t == DType::Q4_0) return avx2_q8_q4<false>;
+        if (t == DType::Q4_1) return avx2_q8_q4<true>;
+        return nullptr;
+    }
+#endif
+    if (t == DType::Q8_0) return portable_q8_q8_0;
+    if (t == DType::Q4_0) return portable_q8_q4<false>;
+    if (t == DType::Q4_1) return portable_q8_q4<true>;
+    return nullptr;
+}
+
 const char* isa_name(DotIsa isa) {
     return isa == DotIsa::Avx2 ? "AVX2+FMA+F16C" : "portable";
 }
@@ -230,6 +321,36 @@ RowDot row_dot(DType t, DotIsa isa) {
 #endif
     if (!kernel) fail("no dot product kernel for ", dtype_name(t), " rows: not a float type");
     return kernel;
+}
+
+RowDotQ8 row_dot_q8(DType t, DotIsa isa) {
+    if (!dot_isa_supported(isa)) fail("this CPU cannot run the ", isa_name(isa), " dot product kernels");
+    return q8_kernel(t, isa);
+}
+
+void Q8Activation::quantize(const float* x, int n) {
+    const auto blocks = static_cast<std::size_t>(n / 32);
+    q.resize(blocks * 32);
+    scale.resize(blocks);
+    q_sum.resize(blocks);
+    sum.resize(blocks);
+    for (std::size_t b = 0; b < blocks; ++b) {
+        const float* v = x + b * 32;
+        float amax = 0.0f, total = 0.0f;
+        for (int j = 0; j < 32; ++j) {
+            amax = std::max(amax, std::abs(v[j]));
+            total += v[j];
+        }
+        scale[b] = amax / 127.0f;
+        const float inverse = amax > 0.0f ? 127.0f / amax : 0.0f;
+        std::int32_t qs = 0;
+        for (int j = 0; j < 32; ++j) {
+            q[b * 32 + j] = static_cast<std::int8_t>(std::lrintf(v[j] * inverse));
+            qs += q[b * 32 + j];
+        }
+        q_sum[b] = qs;
+        sum[b] = total;
+    }
 }
 
 }  // namespace lw

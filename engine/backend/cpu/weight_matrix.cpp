@@ -36,6 +36,7 @@ WeightMatrix::WeightMatrix(const TensorView& w) : view_(w) {
     out_ = static_cast<int>(w.shape[0]);
     in_ = static_cast<int>(w.shape[1]);
     dot_ = row_dot(w.dtype);
+    dot_q8_ = row_dot_q8(w.dtype);
     row_bytes_ = dtype_bytes(w.dtype, in_);  // throws when a row is not whole blocks
     if (w.data.size() != row_bytes_ * static_cast<std::size_t>(out_))
         fail("tensor '", w.name, "': ", shape_string(w.shape), " ", info.name, " needs ",
@@ -59,14 +60,22 @@ void WeightMatrix::multiply(const float* x, int tokens, float* y, ThreadPool& th
 }
 
 void WeightMatrix::multiply_by_rows(const float* x, int tokens, float* y, ThreadPool& threads) const {
+    std::vector<Q8Activation> rounded;  // for byte-product kernels: each token's x rounded once
+    if (dot_q8_) {
+        rounded.resize(static_cast<std::size_t>(tokens));
+        for (int t = 0; t < tokens; ++t)
+            rounded[static_cast<std::size_t>(t)].quantize(x + static_cast<std::size_t>(t) * in_, in_);
+    }
     const int items = (out_ + kRowsPerItem - 1) / kRowsPerItem;
     threads.parallel_for(static_cast<std::size_t>(items), [&](std::size_t item) {
         const int first = static_cast<int>(item) * kRowsPerItem;
         const int last = std::min(out_, first + kRowsPerItem);
         for (int r = first; r < last; ++r)
-            for (int t = 0; t < tokens; ++t)  // the row stays in L1 for the later tokens
-                y[static_cast<std::size_t>(t) * out_ + r] =
-                    dot_(row_data(r), x + static_cast<std::size_t>(t) * in_, in_);
+            for (int t = 0; t < tokens; ++t) {  // the row stays in L1 for the later tokens
+                const auto token = static_cast<std::size_t>(t);
+                y[token * out_ + r] =
+                    dot_q8_ ? dot_q8_(row_data(r), rounded[token], in_) : dot_(row_data(r), x + token * in_, in_);
+            }
     });
 }
 

@@ -1,7 +1,8 @@
 // One [out, in] weight matrix in the precision it is stored in (a view into the
 // model's weights, never copied), multiplied in fp32. A few tokens (decode) are
-// dotted with each stored row directly (quantized_dot.h), rows spread over the thread
-// pool. More tokens (prefill) go to cblas_sgemm: F32 rows as they are, other types
+// dotted with each stored row directly (quantized_dot.h: Q8_0/Q4_0/Q4_1 rows with the
+// activations rounded to 8 bits, as llama.cpp does; other types with f32), rows spread
+// over the thread pool. More tokens (prefill) go to cblas_sgemm: F32 rows as they are, other types
 // dequantized a block of rows at a time into a scratch buffer, so a model takes no
 // more memory than its file.
 #pragma once
@@ -37,6 +38,7 @@ private:
 
     TensorView view_;
     RowDot dot_ = nullptr;
+    RowDotQ8 dot_q8_ = nullptr;  // preferred where the dtype has one
     std::size_t row_bytes_ = 0;
     int out_ = 0;
     int in_ = 0;
