@@ -24,7 +24,7 @@ public:
 
     PlotView(const QString& title, QWidget* parent);
 
-    // `seconds`: when the snapshot was taken, on a clock that only moves forward.
+    // `snapshot` is never null; `seconds`: when it was taken, on a clock that only moves forward.
     virtual void showSnapshot(const MetricsPtr& snapshot, double seconds) = 0;
 
     QCustomPlot* plot() const { return plot_; }
