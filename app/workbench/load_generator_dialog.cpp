@@ -73,6 +73,9 @@ LoadGeneratorDialog::LoadGeneratorDialog(LoadGenerator* generator, QWidget* pare
 
     auto* allModels = new QPushButton(tr("All"));
     auto* noModels = new QPushButton(tr("None"));
+    allModels->setAutoDefault(false);  // Enter starts the load, not a list button
+    noModels->setAutoDefault(false);
+    start_->setDefault(true);
     const auto checkAll = [this](Qt::CheckState state) {
         for (int i = 0; i < models_->count(); ++i) models_->item(i)->setCheckState(state);
     };
