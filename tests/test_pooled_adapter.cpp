@@ -151,6 +151,38 @@ private slots:
         }
     }
 
+    void anImageUploadsToAnyPagesAsTheDirectUpload() {
+        const auto a = lw::load_lora_adapter(lw::test::data_path("peft/all_r4_rslora_bin"));
+        const std::size_t page_bytes = 700;
+        const lw::AdapterImage image = lw::build_adapter_image(a, 3, page_bytes, lw::DType::F16);
+        const std::size_t needed = lw::adapter_pages_needed(a, page_bytes, lw::DType::F16);
+        QCOMPARE(image.page_count(), needed);
+        // The same rows, whether built here or by upload_adapter, on scattered pages.
+        std::vector<lw::PageId> pages;
+        for (std::size_t i = 0; i < needed; ++i) pages.push_back(lw::PageId(2 * needed - 1 - 2 * i));
+        lw::CpuBackend direct(2 * needed, page_bytes), staged(2 * needed, page_bytes);
+        const auto want = lw::upload_adapter(a, 7, pages, 3, lw::DType::F16, direct);
+        const auto got = lw::upload_adapter_image(image, 7, pages, staged);
+        QCOMPARE(got.rows.size(), want.rows.size());
+        for (std::size_t i = 0; i < want.rows.size(); ++i) {
+            QCOMPARE(got.rows[i].page, want.rows[i].page);
+            QCOMPARE(got.rows[i].offset, want.rows[i].offset);
+        }
+        QCOMPARE(got.pages, want.pages);
+        QCOMPARE(got.id, std::uint64_t(7));
+        std::vector<std::byte> x(page_bytes), y(page_bytes);
+        for (lw::PageId p : pages) {
+            direct.read_page(p, 0, x);
+            staged.read_page(p, 0, y);
+            QVERIFY(x == y);
+        }
+        const std::string count = std::to_string(needed);
+        LW_EXPECT_ERROR(lw::upload_adapter_image(image, 7, std::span(pages).first(needed - 1), staged), "needs",
+                        count.c_str());
+        lw::CpuBackend other(needed, 4096);
+        LW_EXPECT_ERROR(lw::upload_adapter_image(image, 7, first_pages(needed), other), "700", "4096");
+    }
+
     void badUploadsNameTheAdapter() {
         const auto a = lw::load_lora_adapter(lw::test::data_path("peft/qv_r8"));
         const std::size_t needed = lw::adapter_pages_needed(a, 4096, lw::DType::F32);

@@ -3,6 +3,7 @@
 // reads files, so a slow disk never stalls the step loop.
 #pragma once
 
+#include "memory/pooled_adapter.h"
 #include "model/lora_adapter.h"
 #include "model/model_config.h"
 
@@ -24,17 +25,21 @@ struct AdapterLoadJob {
     std::filesystem::path path;
     std::shared_ptr<const ModelConfig> base;
     int max_lora_rank = 0;
+    std::size_t page_bytes = 0;  // the pool's pages, for the image; 0: build none
+    DType pool_dtype = DType::F32;
 };
 
 struct AdapterLoadResult {
     std::uint64_t id = 0;
     std::shared_ptr<const LoraAdapter> adapter;  // null when the load failed
+    std::shared_ptr<const AdapterImage> image;   // its pool pages, ready to copy
     std::string error;                           // why it failed
     double seconds = 0.0;                        // time spent reading and validating
 };
 
 // Loads and validates an adapter as registration did (load_lora_adapter, then
-// validate_lora_adapter against the base); failures become the result's error.
+// validate_lora_adapter against the base) and builds its pool pages; failures become
+// the result's error.
 AdapterLoadResult load_adapter_job(const AdapterLoadJob& job);
 
 class AdapterLoader {

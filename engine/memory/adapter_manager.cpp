@@ -142,6 +142,7 @@ std::size_t AdapterManager::poll() {
         e.loading = false;
         if (r.adapter) {
             e.host = std::move(r.adapter);
+            e.image = std::move(r.image);
             e.last_used = ++clock_;
             ++host_stats_.loads;
             host_stats_.load_seconds += r.seconds;
@@ -249,7 +250,11 @@ AcquireResult AdapterManager::place_in_pool(const std::string& name, Entry& e) {
     if (!allocated) fail("adapter '", name, "': ", pages, " pages were made free but cannot be allocated");
     const auto start = std::chrono::steady_clock::now();
     try {
-        e.pooled = upload_adapter(*e.host, e.id, *allocated, e.base->num_layers, dtype, backend_);
+        // Registration's copy has no image yet: built here once, kept beside the copy.
+        if (!e.image || e.image->dtype != dtype || e.image->page_bytes != pool_.page_bytes())
+            e.image = std::make_shared<const AdapterImage>(
+                build_adapter_image(*e.host, e.base->num_layers, pool_.page_bytes(), dtype));
+        e.pooled = upload_adapter_image(*e.image, e.id, *allocated, backend_);
     } catch (const std::exception& err) {
         pool_.release(*allocated, owner(e));
         return fail_entry(e, cat("uploading adapter '", name, "' to the pool failed: ", err.what()));
@@ -293,7 +298,8 @@ void AdapterManager::evict_from_pool(Entry& e) {
 bool AdapterManager::start_load(const std::string& name, Entry& e, bool may_evict_pooled) {
     const bool host_full = count_hosted() + count_loading() >= static_cast<std::size_t>(options_.max_cpu_loras);
     if (host_full && !free_host_slot(may_evict_pooled)) return false;
-    loader_.submit(AdapterLoadJob{e.id, name, e.path, e.base, options_.max_lora_rank});
+    loader_.submit(
+        AdapterLoadJob{e.id, name, e.path, e.base, options_.max_lora_rank, pool_.page_bytes(), backend_.pool_dtype()});
     e.loading = true;
     return true;
 }
@@ -309,6 +315,7 @@ bool AdapterManager::free_host_slot(bool may_evict_pooled) {
     if (!victim) return false;
     if (victim->pooled) evict_from_pool(*victim);
     victim->host.reset();
+    victim->image.reset();
     ++host_stats_.evictions;
     return true;
 }
@@ -316,6 +323,7 @@ bool AdapterManager::free_host_slot(bool may_evict_pooled) {
 AcquireResult AdapterManager::fail_entry(Entry& e, std::string error) {
     e.error = std::move(error);
     e.host.reset();
+    e.image.reset();
     e.miss_counted = false;
     return AcquireResult{AcquireStatus::Failed, nullptr, e.error};
 }

@@ -108,9 +108,10 @@ private:
         std::uint64_t id = 0;
         std::filesystem::path path;
         std::shared_ptr<const ModelConfig> base;
-        std::shared_ptr<const LoraAdapter> host;  // the host-RAM copy
-        std::optional<PooledAdapter> pooled;      // its rows in the pool
-        std::size_t pages = 0;                    // pool pages it takes, as of its last read
+        std::shared_ptr<const LoraAdapter> host;    // the host-RAM copy
+        std::shared_ptr<const AdapterImage> image;  // its pool pages, built beside the copy
+        std::optional<PooledAdapter> pooled;        // its rows in the pool
+        std::size_t pages = 0;                      // pool pages it takes, as of its last read
         int pins = 0;
         std::uint64_t hits = 0, misses = 0;  // this adapter's share of the pool tier's
         bool loading = false;

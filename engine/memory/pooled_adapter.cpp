@@ -98,37 +98,22 @@ std::size_t adapter_pages_needed(const LoraAdapter& adapter, std::size_t page_by
     return placer.pages();
 }
 
-PooledAdapter upload_adapter(const LoraAdapter& adapter, std::uint64_t id, std::span<const PageId> pages,
-                             int num_layers, DType dtype, Backend& backend) {
+AdapterImage build_adapter_image(const LoraAdapter& adapter, int num_layers, std::size_t page_bytes, DType dtype) {
     const std::string who = describe_adapter(adapter);
-    const std::size_t page_bytes = backend.page_bytes();
-    const std::size_t needed = adapter_pages_needed(adapter, page_bytes, dtype);
-    if (pages.size() != needed)
-        fail(who, ": needs ", needed, " pages of ", page_bytes, " bytes, was given ", pages.size());
-    for (PageId p : pages)
-        if (p >= backend.page_count()) fail(who, ": page ", p, " is beyond the pool's ", backend.page_count());
-
-    PooledAdapter pooled;
-    pooled.id = id;
-    pooled.dtype = dtype;
-    pooled.pages.assign(pages.begin(), pages.end());
-    pooled.lookup.assign(static_cast<std::size_t>(std::max(num_layers, 0)), {-1, -1, -1, -1, -1, -1, -1});
-
-    // Pages are staged on the host and written whole: one copy per page, not per row.
-    std::vector<std::byte> staging(page_bytes);
-    std::size_t staged_page = 0;
-    auto flush = [&] { backend.write_page(pages[staged_page], 0, staging); };
+    check_row_dtype(dtype, who);
+    AdapterImage image;
+    image.dtype = dtype;
+    image.page_bytes = page_bytes;
+    image.bytes.resize(adapter_pages_needed(adapter, page_bytes, dtype) * page_bytes);
+    PooledAdapter& layout = image.layout;
+    layout.dtype = dtype;
+    layout.lookup.assign(static_cast<std::size_t>(std::max(num_layers, 0)), {-1, -1, -1, -1, -1, -1, -1});
 
     RowPlacer placer(page_bytes, dtype, who);
     auto put_row = [&](std::span<const float> values, const LoraModule& m) {
         const auto [page, offset] = placer.place(static_cast<std::int64_t>(values.size()), m);
-        if (page != staged_page) {
-            flush();
-            std::fill(staging.begin(), staging.end(), std::byte{0});
-            staged_page = page;
-        }
-        store_row(values, dtype, staging.data() + offset);
-        pooled.rows.push_back({pages[page], static_cast<std::uint32_t>(offset)});
+        store_row(values, dtype, image.bytes.data() + page * page_bytes + offset);
+        layout.rows.push_back({static_cast<PageId>(page), static_cast<std::uint32_t>(offset)});
     };
 
     std::vector<float> a, b, row;
@@ -136,7 +121,7 @@ PooledAdapter upload_adapter(const LoraAdapter& adapter, std::uint64_t id, std::
         const int module = module_index(m, who);
         if (m.layer < 0 || m.layer >= num_layers)
             fail(who, ": layer ", m.layer, " ", m.module, " is beyond the model's ", num_layers, " layers");
-        if (pooled.lookup[static_cast<std::size_t>(m.layer)][static_cast<std::size_t>(module)] >= 0)
+        if (layout.lookup[static_cast<std::size_t>(m.layer)][static_cast<std::size_t>(module)] >= 0)
             fail(who, ": layer ", m.layer, " ", m.module, " appears twice");
         if (m.a.shape.size() != 2 || m.b.shape.size() != 2 || m.a.shape[0] != m.rank || m.b.shape[1] != m.rank)
             fail(who, ": layer ", m.layer, " ", m.module, " has A ", shape_string(m.a.shape), " and B ",
@@ -152,10 +137,10 @@ PooledAdapter upload_adapter(const LoraAdapter& adapter, std::uint64_t id, std::
         pm.scale = m.scale;
         pm.in_features = static_cast<int>(in);
         pm.out_features = static_cast<int>(out);
-        pm.first_row = static_cast<std::uint32_t>(pooled.rows.size());
-        pooled.lookup[static_cast<std::size_t>(m.layer)][static_cast<std::size_t>(module)] =
-            static_cast<int>(pooled.modules.size());
-        pooled.modules.push_back(pm);
+        pm.first_row = static_cast<std::uint32_t>(layout.rows.size());
+        layout.lookup[static_cast<std::size_t>(m.layer)][static_cast<std::size_t>(module)] =
+            static_cast<int>(layout.modules.size());
+        layout.modules.push_back(pm);
 
         a.resize(rank * in);
         b.resize(out * rank);
@@ -168,8 +153,38 @@ PooledAdapter upload_adapter(const LoraAdapter& adapter, std::uint64_t id, std::
             put_row(row, m);
         }
     }
-    if (needed > 0) flush();
+    return image;
+}
+
+PooledAdapter upload_adapter_image(const AdapterImage& image, std::uint64_t id, std::span<const PageId> pages,
+                                   Backend& backend) {
+    if (image.page_bytes != backend.page_bytes())
+        fail("adapter image of ", image.page_bytes, "-byte pages cannot go to a pool of ", backend.page_bytes(),
+             "-byte pages");
+    if (pages.size() != image.page_count())
+        fail("adapter image needs ", image.page_count(), " pages, was given ", pages.size());
+    for (PageId p : pages)
+        if (p >= backend.page_count()) fail("adapter image: page ", p, " is beyond the pool's ", backend.page_count());
+    for (std::size_t i = 0; i < pages.size(); ++i)
+        backend.write_page(pages[i], 0, std::span(image.bytes).subspan(i * image.page_bytes, image.page_bytes));
+    PooledAdapter pooled = image.layout;
+    pooled.id = id;
+    pooled.pages.assign(pages.begin(), pages.end());
+    for (RowRef& r : pooled.rows) r.page = pages[r.page];
     return pooled;
+}
+
+PooledAdapter upload_adapter(const LoraAdapter& adapter, std::uint64_t id, std::span<const PageId> pages,
+                             int num_layers, DType dtype, Backend& backend) {
+    const std::size_t needed = adapter_pages_needed(adapter, backend.page_bytes(), dtype);
+    if (pages.size() != needed)
+        fail(describe_adapter(adapter), ": needs ", needed, " pages of ", backend.page_bytes(), " bytes, was given ",
+             pages.size());
+    for (PageId p : pages)
+        if (p >= backend.page_count())
+            fail(describe_adapter(adapter), ": page ", p, " is beyond the pool's ", backend.page_count());
+    return upload_adapter_image(build_adapter_image(adapter, num_layers, backend.page_bytes(), dtype), id, pages,
+                                backend);
 }
 
 }  // namespace lw

@@ -51,8 +51,28 @@ struct PooledAdapter {
 // lw::Error naming the adapter when one of its rows is larger than a page.
 std::size_t adapter_pages_needed(const LoraAdapter& adapter, std::size_t page_bytes, DType dtype);
 
-// Places the adapter's rows in `pages` (adapter_pages_needed of them) and writes them
-// through the backend, converting from the stored dtype. `num_layers` sizes the lookup.
+// An adapter's pool pages built on the host, ready to copy: its rows converted to the pool
+// dtype and laid out as upload_adapter places them. Building it (dequantizing, transposing
+// B, converting) is most of an upload's work, so disk loads build it on their worker
+// threads and the step thread only copies pages.
+struct AdapterImage {
+    DType dtype = DType::F32;
+    std::size_t page_bytes = 0;
+    std::vector<std::byte> bytes;  // page_count() pages of page_bytes
+    PooledAdapter layout;          // rows' RowRef::page are indices into the image's pages
+    std::size_t page_count() const { return page_bytes == 0 ? 0 : bytes.size() / page_bytes; }
+};
+
+// Throws lw::Error naming the adapter when a module is unknown, beyond `num_layers`,
+// repeated, inconsistent with its rank, or a row is larger than a page.
+AdapterImage build_adapter_image(const LoraAdapter& adapter, int num_layers, std::size_t page_bytes, DType dtype);
+
+// Writes the image into `pages` (image.page_count() of them) through the backend.
+PooledAdapter upload_adapter_image(const AdapterImage& image, std::uint64_t id, std::span<const PageId> pages,
+                                   Backend& backend);
+
+// Both steps at once: places the adapter's rows in `pages` (adapter_pages_needed of
+// them), converting from the stored dtype. `num_layers` sizes the lookup.
 PooledAdapter upload_adapter(const LoraAdapter& adapter, std::uint64_t id, std::span<const PageId> pages,
                              int num_layers, DType dtype, Backend& backend);
 
