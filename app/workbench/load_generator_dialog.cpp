@@ -191,6 +191,10 @@ void LoadGeneratorDialog::showStatus() {
                        .arg(s.cancelled)
                        .arg(s.dropped)
                        .arg(s.inFlight);
+    QStringList byModel;
+    for (auto it = s.sentByModel.cbegin(); it != s.sentByModel.cend(); ++it)
+        byModel << QStringLiteral("%1 %2").arg(it.key()).arg(it.value());
+    if (!byModel.isEmpty()) text += QLatin1Char('\n') + tr("Sent to: %1").arg(byModel.join(QStringLiteral(", ")));
     if (!s.lastError.isEmpty()) text += QLatin1Char('\n') + tr("Last error: %1").arg(s.lastError);
     status_->setText(text);
     start_->setEnabled(!s.running);

@@ -261,6 +261,7 @@ private slots:
         QVERIFY(dialog.statusText().startsWith("Running"));
         QVERIFY(!dialog.startButton()->isEnabled());
         QTRY_VERIFY_WITH_TIMEOUT(generator.stats().sent > 0, 3000);
+        QTRY_VERIFY(dialog.statusText().contains("Sent to: r4 "));
 
         QTest::mouseClick(dialog.stopButton(), Qt::LeftButton);
         QVERIFY(!generator.isRunning());
