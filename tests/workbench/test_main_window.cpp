@@ -124,13 +124,25 @@ private slots:
         emit window.libraryView()->openChatRequested("qv_r8");
         QCOMPARE(window.chatGrid()->panes().size(), 1);
         QCOMPARE(window.chatGrid()->panes()[0]->model(), QStringLiteral("qv_r8"));
+        SamplingSettings shortAnswers;
+        shortAnswers.maxTokens = 8;  // two exchanges stay within the tiny model's 256 positions
+        window.chatGrid()->panes()[0]->setSampling(shortAnswers);
         QCOMPARE(window.chatGrid()->broadcast("Hello"), 1);
         QTRY_VERIFY_WITH_TIMEOUT(!window.chatGrid()->panes()[0]->isBusy(), 10000);
         const QModelIndex row = window.library()->indexOf("qv_r8");
         // The answer used the adapter: the metrics show it in the pool with one request.
         QTRY_COMPARE_WITH_TIMEOUT(row.siblingAtColumn(ModelLibrary::Tier).data().toString(), QStringLiteral("pool"),
                                   5000);
-        QCOMPARE(row.siblingAtColumn(ModelLibrary::Hits).data(Qt::ToolTipRole).toString().contains("waited"), true);
+        // The first answer waited for the adapter to reach the pool; the second finds it there.
+        const QModelIndex hits = row.siblingAtColumn(ModelLibrary::Hits);
+        QCOMPARE(hits.data().toString(), QStringLiteral("0"));
+        QVERIFY2(hits.data(Qt::ToolTipRole).toString().contains("1 waited"),
+                 qPrintable(hits.data(Qt::ToolTipRole).toString()));
+        QCOMPARE(window.chatGrid()->broadcast("Again"), 1);
+        QTRY_VERIFY_WITH_TIMEOUT(!window.chatGrid()->panes()[0]->isBusy(), 10000);
+        const auto& again = window.chatGrid()->panes()[0]->messages().last();
+        QVERIFY2(again.stats && again.stats->reason != "error", qPrintable(again.stats ? again.stats->error : ""));
+        QTRY_COMPARE_WITH_TIMEOUT(hits.data().toString(), QStringLiteral("1"), 5000);
         const QString labels = [&] {
             QStringList out;
             for (const QLabel* l : window.statusBar()->findChildren<QLabel*>()) out.append(l->text());
