@@ -85,12 +85,12 @@ int legendItems(const QCustomPlot* plot) {
     return items;
 }
 
-// The middle of a page's cell, in the plot's pixels, as drawn now.
-QPointF cellCenter(PageMapView& view, std::size_t page) {
+// The middle of a cell (page `cell` while each page has its own), in the plot's pixels, as drawn now.
+QPointF cellCenter(PageMapView& view, std::size_t cell) {
     view.plot()->replot();
     const std::size_t columns = std::size_t(view.columns());
-    return {view.plot()->xAxis->coordToPixel(double(page % columns) + 0.5),
-            view.plot()->yAxis->coordToPixel(double(page / columns) + 0.5)};
+    return {view.plot()->xAxis->coordToPixel(double(cell % columns) + 0.5),
+            view.plot()->yAxis->coordToPixel(double(cell / columns) + 0.5)};
 }
 
 // The color drawn at the middle of a page's cell.
@@ -191,10 +191,23 @@ private slots:
         qInfo("100000 pages: %.1f ms to paint and replot (mean of %d, %dx%d plot)", timer.nsecsElapsed() / 1e6 / kDraws,
               kDraws, view.plot()->width(), view.plot()->height());
         const PageMapCounts counts = view.drawnCounts();
+        QCOMPARE(view.pagesPerCell(), std::size_t(1));
         QCOMPARE(counts.cells, std::size_t(100000));
         QCOMPARE(counts.kv, std::size_t(20000));
         QCOMPARE(counts.adapter, std::size_t(20000));
         QCOMPARE(counts.free, std::size_t(60000));
+
+        // A plot with fewer pixels than pages: runs of pages share a cell, every page is counted.
+        view.resize(200, 160);
+        QTest::qWait(50);
+        view.showSnapshot(s, 0.0);
+        const std::size_t perCell = view.pagesPerCell();
+        QVERIFY(perCell > 1);
+        QCOMPARE(view.drawnCounts().cells, (std::size_t(100000) + perCell - 1) / perCell);
+        QCOMPARE(view.drawnCounts().kv, std::size_t(20000));
+        QCOMPARE(view.drawnCounts().free, std::size_t(60000));
+        QCOMPARE(view.pageAt(cellCenter(view, 1)), static_cast<long long>(perCell));
+        QVERIFY(view.describeCell(perCell).contains(QString("pages %1 to %2").arg(perCell).arg(2 * perCell - 1)));
     }
 
     void adapterCachePlotsRatesPerTier() {

@@ -10,6 +10,7 @@
 #include <qcustomplot.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <unordered_map>
 
@@ -64,10 +65,15 @@ void PageMapView::resizeEvent(QResizeEvent* event) {
 
 void PageMapView::redraw() {
     const std::size_t pages = snapshot_ ? snapshot_->pages.size() : 0;
-    // Columns so that square cells fill the plot's shape.
+    // A pixel per cell at least: a pool with more pages than the plot has pixels puts a
+    // run of consecutive pages in each cell, so nothing is dropped by scaling.
     const double width = qMax(plot()->width() - 8, 16), height = qMax(plot()->height() - 30, 16);
-    columns_ = qMax(1, static_cast<int>(std::ceil(std::sqrt(static_cast<double>(pages) * width / height))));
-    const int rows = qMax(1, static_cast<int>((pages + columns_ - 1) / columns_));
+    const auto pixels = static_cast<std::size_t>(width * height);
+    pagesPerCell_ = qMax<std::size_t>(1, (pages + pixels - 1) / pixels);
+    const std::size_t cells = (pages + pagesPerCell_ - 1) / pagesPerCell_;
+    // Columns so that square cells fill the plot's shape.
+    columns_ = qMax(1, static_cast<int>(std::ceil(std::sqrt(static_cast<double>(cells) * width / height))));
+    const int rows = qMax(1, static_cast<int>((cells + columns_ - 1) / columns_));
     const int cellPixels = qBound(1, static_cast<int>(qMin(width / columns_, height / rows)), kMaxCellPixels);
 
     pixmap_->setPixmap(QPixmap::fromImage(paintPages(columns_, rows, cellPixels)));
@@ -98,23 +104,29 @@ QImage PageMapView::paintPages(int columns, int rows, int cellPixels) {
     };
 
     const int fill = cellPixels >= kGapFromPixels ? cellPixels - 1 : cellPixels;
-    for (std::size_t page = 0; page < snapshot_->pages.size(); ++page) {
-        const lw::PageOwner& owner = snapshot_->pages[page];
-        QRgb color = freeColor;
-        switch (owner.use) {
-            case lw::PageUse::Free:
-                ++counts_.free;
-                break;
-            case lw::PageUse::KvCache:
-                ++counts_.kv;
-                color = colorOf(kvColors, owner.id, anyKv);
-                break;
-            case lw::PageUse::Adapter:
-                ++counts_.adapter;
-                color = colorOf(adapterColors, owner.id, anyAdapter);
-                break;
+    const std::vector<lw::PageOwner>& pages = snapshot_->pages;
+    for (std::size_t cell = 0; cell * pagesPerCell_ < pages.size(); ++cell) {
+        // The cell shows the kind most of its pages have (used kinds win ties), in the
+        // color of the first page of that kind.
+        const std::size_t first = cell * pagesPerCell_, end = std::min(first + pagesPerCell_, pages.size());
+        std::array<std::size_t, 3> kinds{}, example{};  // indexed by PageUse: Free, KvCache, Adapter
+        for (std::size_t page = end; page-- > first;) {
+            const auto use = static_cast<std::size_t>(pages[page].use);
+            ++kinds[use];
+            example[use] = page;
         }
-        const int x = static_cast<int>(page % columns) * cellPixels, y = static_cast<int>(page / columns) * cellPixels;
+        std::size_t major = 0;
+        for (std::size_t use = 1; use < kinds.size(); ++use)
+            if (kinds[use] >= kinds[major]) major = use;
+        const lw::PageOwner& owner = pages[example[major]];
+        QRgb color = freeColor;
+        if (owner.use == lw::PageUse::KvCache) color = colorOf(kvColors, owner.id, anyKv);
+        if (owner.use == lw::PageUse::Adapter) color = colorOf(adapterColors, owner.id, anyAdapter);
+        counts_.free += kinds[static_cast<std::size_t>(lw::PageUse::Free)];
+        counts_.kv += kinds[static_cast<std::size_t>(lw::PageUse::KvCache)];
+        counts_.adapter += kinds[static_cast<std::size_t>(lw::PageUse::Adapter)];
+
+        const int x = static_cast<int>(cell % columns) * cellPixels, y = static_cast<int>(cell / columns) * cellPixels;
         for (int dy = 0; dy < fill; ++dy) {
             QRgb* line = reinterpret_cast<QRgb*>(image.scanLine(y + dy)) + x;
             std::fill(line, line + fill, color);
@@ -161,7 +173,8 @@ long long PageMapView::pageAt(const QPointF& pos) const {
     if (!snapshot_) return -1;
     const double x = plot()->xAxis->pixelToCoord(pos.x()), y = plot()->yAxis->pixelToCoord(pos.y());
     if (x < 0 || y < 0 || x >= columns_) return -1;
-    const long long page = static_cast<long long>(y) * columns_ + static_cast<long long>(x);
+    const long long cell = static_cast<long long>(y) * columns_ + static_cast<long long>(x);
+    const long long page = cell * static_cast<long long>(pagesPerCell_);
     return page < static_cast<long long>(snapshot_->pages.size()) ? page : -1;
 }
 
@@ -187,12 +200,19 @@ QString PageMapView::describePage(std::size_t page) const {
     return where;
 }
 
+QString PageMapView::describeCell(std::size_t firstPage) const {
+    const QString text = describePage(firstPage);
+    if (pagesPerCell_ == 1) return text;
+    const std::size_t last = std::min(firstPage + pagesPerCell_, snapshot_->pages.size()) - 1;
+    return text + QLatin1Char('\n') + tr("(this cell: pages %1 to %2)").arg(firstPage).arg(last);
+}
+
 void PageMapView::showTooltip(QMouseEvent* event) {
     const long long page = pageAt(event->position());
     if (page < 0)
         QToolTip::hideText();
     else
-        QToolTip::showText(event->globalPosition().toPoint(), describePage(static_cast<std::size_t>(page)), plot());
+        QToolTip::showText(event->globalPosition().toPoint(), describeCell(static_cast<std::size_t>(page)), plot());
 }
 
 }  // namespace workbench
