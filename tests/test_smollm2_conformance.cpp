@@ -20,9 +20,11 @@
 
 namespace {
 
-// transformers dequantizes the GGUF blocks exactly as we do, so what remains is float
-// summation order over 30 layers (2.5e-5 measured on 2026-11-25).
-constexpr double kTolerance = 2e-3;
+// transformers dequantizes the GGUF blocks exactly as we do; what remains is float
+// summation order (2.5e-5 with f32 activations) and, in decode, the CPU backend's
+// activations rounded to 8 bits per block for its integer dot products (as llama.cpp
+// does): up to a few 1e-3 on 2026-11-25.
+constexpr double kTolerance = 2e-2;
 // A greedy choice this close to its runner-up may flip with such differences; the
 // answers are then compared up to that token only.
 constexpr double kNearTie = 0.1;
