@@ -57,6 +57,13 @@ std::unique_ptr<Backend> make_backend(const EngineConfig& c) {
     return std::make_unique<CpuBackend>(pages, c.page_bytes, c.threads);
 }
 
+// Disk -> host loads read, validate and lay out an adapter's pool pages (134 MB for a
+// rank-64 7B adapter): with thousands of adapters they set the pace, so they get half
+// the cores, within [2, 8].
+int adapter_load_threads() {
+    return std::clamp(static_cast<int>(std::thread::hardware_concurrency() / 2), 2, 8);
+}
+
 double seconds_between(Clock::time_point from, Clock::time_point to) {
     return std::chrono::duration<double>(to - from).count();
 }
@@ -67,7 +74,8 @@ struct Engine::Impl final : SchedulerMemory {
     explicit Impl(EngineConfig c)
         : backend(make_backend(c)),
           pool(backend->page_count(), backend->page_bytes()),
-          adapters(pool, *backend, AdapterManagerOptions{c.max_loras, c.max_cpu_loras, c.max_lora_rank, 2}),
+          adapters(pool, *backend,
+                   AdapterManagerOptions{c.max_loras, c.max_cpu_loras, c.max_lora_rank, adapter_load_threads()}),
           scheduler(
               SchedulerConfig{c.max_num_seqs, c.max_num_batched_tokens, std::max(1, c.max_cpu_loras - c.max_loras)},
               *this) {}
