@@ -4,7 +4,7 @@
 # every demo adapter in resources/adapters, a chat pane for each). Extra arguments go to
 # lora-workbench (e.g. --adapter NAME=PATH, --backend cuda).
 # Without a display (no DISPLAY or WAYLAND_DISPLAY) it says how to see the workbench and
-# serves the same engine headless with lora-serve on 127.0.0.1:${PORT:-8000} instead.
+# serves the same engine and demo adapters headless with lora-serve on 127.0.0.1:${PORT:-8000}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +26,6 @@ No display here, and the workbench is a desktop window. To see it:
 Meanwhile the same engine serves the model headless on http://127.0.0.1:$port (Ctrl-C stops). Try:
   curl -s localhost:$port/v1/models
   curl -s localhost:$port/v1/chat/completions -H 'Content-Type: application/json' \\
-    -d '{"model": "<id from /v1/models>", "messages": [{"role": "user", "content": "Hello!"}]}'
+    -d '{"model": "pirate", "messages": [{"role": "user", "content": "Hello!"}]}'
 TXT
-exec "$build/app/serve/lora-serve" --model "$gguf" --port "$port"
+exec "$build/app/serve/lora-serve" --model "$gguf" --adapters-dir resources/adapters --port "$port"
