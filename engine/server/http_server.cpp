@@ -375,6 +375,10 @@ void HttpServer::Impl::routes() {
     const int threads = config.threads;
     server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
     server.set_payload_max_length(config.max_body_bytes);
+    // An idle kept-alive connection holds its thread until this timeout, and stop() waits
+    // for every thread: 1 s (not httplib's 5) keeps a stop, e.g. the workbench's server
+    // toggle, short. Clients idle longer simply reconnect.
+    server.set_keep_alive_timeout(1);
     server.set_socket_options([this](socket_t sock) {
         httplib::default_socket_options(sock);
         listening_socket = sock;
