@@ -81,7 +81,7 @@ MainWindow::MainWindow(QWidget* parent)
 
     if (!restoreGeometry(store_.windowGeometry())) resize(1600, 940);
     firstRun_ = !restoreState(store_.windowState());
-    bridge_->start(store_.engine());
+    startEngine(store_.engine());
 }
 
 MainWindow::~MainWindow() {
@@ -203,9 +203,11 @@ void MainWindow::buildStatusBar() {
 void MainWindow::connectBridge() {
     connect(bridge_, &EngineBridge::engineStarted, this, [this](const QString& backend) {
         backendLabel_->setText(backend);
-        if (serverWanted_) server_->start(bridge_->engine(), store_.server(), lastBase_);
+        --enginesStarting_;
+        startServerIfWanted();
     });
     connect(bridge_, &EngineBridge::engineFailed, this, [this](const QString& error) {
+        --enginesStarting_;
         backendLabel_->setText(tr("no engine"));
         showError(tr("The engine"), error);
     });
@@ -324,7 +326,10 @@ void MainWindow::editSettings() {
                                server.apiKey != store_.server().apiKey;
     store_.setServer(server);
     applyEngineSettings(dialog.engineSettings());
-    if (serverChanged && server_->isRunning()) server_->start(bridge_->engine(), server, lastBase_);
+    if (serverChanged && server_->isRunning()) {
+        server_->stop();
+        startServerIfWanted();
+    }
 }
 
 void MainWindow::showLoadGenerator() {
@@ -339,7 +344,18 @@ void MainWindow::applyEngineSettings(const EngineSettings& settings) {
     if (settings == bridge_->settings()) return;
     server_->stop();  // it serves the old engine; engineStarted starts it again on the new one
     backendLabel_->setText(tr("restarting..."));
+    startEngine(settings);
+}
+
+void MainWindow::startEngine(const EngineSettings& settings) {
+    ++enginesStarting_;
     bridge_->start(settings);
+}
+
+void MainWindow::startServerIfWanted() {
+    // While a (re)start is queued on the engine thread, bridge_->engine() is an engine
+    // about to be destroyed: the server waits for the last engineStarted.
+    if (serverWanted_ && enginesStarting_ == 0) server_->start(bridge_->engine(), store_.server(), lastBase_);
 }
 
 void MainWindow::setTheme(Theme theme) {
@@ -351,7 +367,7 @@ void MainWindow::setTheme(Theme theme) {
 void MainWindow::setServerRunning(bool running) {
     serverWanted_ = running;
     if (running)
-        server_->start(bridge_->engine(), store_.server(), lastBase_);
+        startServerIfWanted();
     else
         server_->stop();
 }

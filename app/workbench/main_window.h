@@ -66,6 +66,8 @@ private:
     void buildDocks();
     void buildStatusBar();
     void connectBridge();
+    void startEngine(const EngineSettings& settings);
+    void startServerIfWanted();
     void showError(const QString& what, const QString& error);
     void onBaseLoaded(const ModelEntry& base);
     void onAdapterLoaded(const ModelEntry& adapter);
@@ -97,6 +99,7 @@ private:
 
     QString lastBase_;           // the last base loaded: where adapters go when nothing is selected
     bool serverWanted_ = false;  // on across engine restarts
+    int enginesStarting_ = 0;    // bridge starts not yet answered by engineStarted/engineFailed
     bool firstRun_ = false;      // no stored window state: size the docks when first shown
     // Chat panes to open once these load (command line), and the adapters to load
     // onto the base at this path once it has loaded.
