@@ -33,7 +33,9 @@ SettingsDialog::SettingsDialog(const EngineSettings& engine, const ServerSetting
     poolMiB_ = spin_box(16, 1 << 20, static_cast<int>(engine.poolBytes >> 20), tr(" MiB"));
     maxLoras_ = spin_box(1, 1024, engine.maxLoras);
     maxLoraRank_ = spin_box(1, 1024, engine.maxLoraRank);
-    maxCpuLoras_ = spin_box(1, 65536, engine.maxCpuLoras);
+    maxCpuLoras_ = spin_box(engine.maxLoras, 65536, engine.maxCpuLoras);
+    // Host RAM also holds the pooled adapters' copies: never fewer than max_loras.
+    connect(maxLoras_, &QSpinBox::valueChanged, maxCpuLoras_, &QSpinBox::setMinimum);
     threads_ = spin_box(0, 1024, engine.threads);
     threads_->setSpecialValueText(tr("all cores (%1)").arg(QThread::idealThreadCount()));
 

@@ -2,6 +2,8 @@
 
 #include <QDir>
 
+#include <algorithm>
+
 namespace workbench {
 
 namespace {
@@ -22,7 +24,9 @@ EngineSettings SettingsStore::engine() const {
     s.backend = backend == "cuda" ? backend : d.backend;
     s.poolBytes = bounded(settings_, "engine/pool_bytes", d.poolBytes, 1ll << 20, 1ll << 40);
     s.maxLoras = static_cast<int>(bounded(settings_, "engine/max_loras", d.maxLoras, 1, 1024));
-    s.maxCpuLoras = static_cast<int>(bounded(settings_, "engine/max_cpu_loras", d.maxCpuLoras, 1, 65536));
+    // Host RAM also holds the pooled adapters' copies: the engine refuses fewer than max_loras.
+    s.maxCpuLoras =
+        std::max(s.maxLoras, static_cast<int>(bounded(settings_, "engine/max_cpu_loras", d.maxCpuLoras, 1, 65536)));
     s.maxLoraRank = static_cast<int>(bounded(settings_, "engine/max_lora_rank", d.maxLoraRank, 1, 1024));
     s.threads = static_cast<int>(bounded(settings_, "engine/threads", d.threads, 0, 1024));
     return s;

@@ -61,6 +61,10 @@ private slots:
         QCOMPARE(store.engine().maxLoras, EngineSettings().maxLoras);
         QCOMPARE(store.engine().backend, QStringLiteral("cpu"));
         QCOMPARE(store.server().port, ServerSettings().port);
+        raw.setValue("engine/max_loras", 8);
+        raw.setValue("engine/max_cpu_loras", 4);  // fewer than max_loras: the engine would refuse it
+        raw.sync();
+        QCOMPARE(store.engine().maxCpuLoras, 8);
 
         // The dialog shows stored values and gives them back unchanged.
         SettingsDialog dialog(engine, server);
