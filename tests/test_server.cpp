@@ -317,6 +317,10 @@ private slots:
         r = c.post("/v1/completions", tokens_request(tiny_, kTinyContext));
         QCOMPARE(r.status, 400);
         QCOMPARE(error_param(r), std::string("max_tokens"));
+        r = c.post("/v1/completions", tokens_request(tiny_, 2147483647));  // prompt + max_tokens overflows an int
+        QCOMPARE(r.status, 400);
+        QCOMPARE(error_param(r), std::string("max_tokens"));
+        QVERIFY2(r.body.dump().find("2147483") != std::string::npos, r.body.dump().c_str());
 
         r = c.post("/v1/completions", tokens_request(tiny_, 4, {1, 100000}));
         QCOMPARE(r.status, 400);

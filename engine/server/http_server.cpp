@@ -216,11 +216,11 @@ void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& 
     // As OpenAI: completions default to 16 tokens, chat to the rest of the context.
     r.generation.max_tokens = r.max_tokens.value_or(
         endpoint == Endpoint::Completions ? std::min(16, context - prompt_size) : context - prompt_size);
-    if (prompt_size + r.generation.max_tokens > context)
+    if (r.generation.max_tokens > context - prompt_size)  // not prompt + max_tokens: that may overflow
         throw ApiError(400, "context_length_exceeded", "max_tokens",
                        cat("This model's maximum context length is ", context, " tokens. However, you requested ",
-                           prompt_size + r.generation.max_tokens, " tokens (", prompt_size, " in the prompt, ",
-                           r.generation.max_tokens, " for the completion)."));
+                           static_cast<long long>(prompt_size) + r.generation.max_tokens, " tokens (", prompt_size,
+                           " in the prompt, ", r.generation.max_tokens, " for the completion)."));
 
     auto events = std::make_shared<ChoiceEvents>(r.n);
     const std::vector<RequestId> ids = submit(r, events);
