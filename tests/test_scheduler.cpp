@@ -245,6 +245,20 @@ private slots:
         QVERIFY(describe(out).find("1:0+4*") != std::string::npos);
     }
 
+    void theLoadWindowCountsAdaptersNotSequences() {
+        FakeMemory memory(100);
+        lw::Scheduler s({8, 64, 2}, memory);
+        std::vector<std::unique_ptr<lw::Sequence>> seqs;
+        for (const char* name : {"cold0", "cold0", "cold0", "cold1", "cold2"}) {
+            memory.adapters[name] = lw::AdapterAdmission::Wait;
+            seqs.push_back(sequence(lw::RequestId(seqs.size() + 1), 4, name));
+            s.add(*seqs.back());
+        }
+        QVERIFY(s.schedule().chunks.empty());
+        // Three requests for one adapter take one place in the window: cold1 is asked for too.
+        QCOMPARE(memory.acquires, (std::map<std::string, int>{{"cold0", 3}, {"cold1", 1}}));
+    }
+
     void failsWhatThePoolCanNeverHold() {
         FakeMemory memory(1);
         lw::Scheduler s({8, 64}, memory);

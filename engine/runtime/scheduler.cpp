@@ -3,6 +3,8 @@
 #include "core/error.h"
 
 #include <algorithm>
+#include <set>
+#include <string_view>
 
 namespace lw {
 
@@ -97,18 +99,19 @@ void Scheduler::preempt(Sequence& seq, SchedulerOutput& out, std::size_t& budget
 }
 
 void Scheduler::admit_waiting(SchedulerOutput& out, std::size_t& budget) {
-    int waiting_on_adapters = 0;
+    std::set<std::string_view> awaited;  // adapters that sequences admitted to the window wait for
     for (auto it = waiting_.begin(); it != waiting_.end();) {
         if (budget == 0 || running_.size() >= static_cast<std::size_t>(config_.max_num_seqs)) return;
         Sequence& seq = **it;
-        if (waiting_on_adapters >= config_.adapter_load_window && !memory_.adapter_in_memory(seq)) {
+        if (awaited.size() >= static_cast<std::size_t>(config_.adapter_load_window) &&
+            !awaited.contains(seq.adapter()) && !memory_.adapter_in_memory(seq)) {
             ++it;
             continue;
         }
         std::string error;
         const AdapterAdmission adapter = memory_.acquire_adapter(seq, error);
         if (adapter == AdapterAdmission::Wait) {
-            ++waiting_on_adapters;
+            awaited.insert(seq.adapter());
             ++it;  // its adapter is on its way; those behind it need not wait for it
             continue;
         }

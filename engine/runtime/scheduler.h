@@ -39,11 +39,11 @@ public:
 struct SchedulerConfig {
     int max_num_seqs = 64;
     int max_num_batched_tokens = 512;
-    // Waiting sequences that may wait on their adapter at once. Host RAM holds only so
-    // many adapters (max_cpu_loras - max_loras beside the pooled ones): reading for more
-    // waiting sequences than that would evict the copies that earlier ones wait for, and
-    // with thousands of adapters the host tier would thrash. Beyond the window, waiting
-    // sequences are admitted only when their adapter is already in memory.
+    // Adapters that waiting sequences may wait on at once. Host RAM holds only so many
+    // adapters (max_cpu_loras - max_loras beside the pooled ones): reading for more than
+    // that would evict the copies that earlier sequences wait for, and with thousands of
+    // adapters the host tier would thrash. Beyond the window, waiting sequences are
+    // admitted only when their adapter is in memory or already awaited.
     int adapter_load_window = 64;
 };
 
