@@ -46,7 +46,7 @@ void AdapterManager::register_adapter(const std::string& name, const std::filesy
 }
 
 void AdapterManager::register_loaded_adapter(const std::string& name, std::shared_ptr<const LoraAdapter> adapter,
-                                             const ModelConfig& base) {
+                                             const ModelConfig& base, std::shared_ptr<const AdapterImage> image) {
     if (!adapter) fail("adapter '", name, "': nothing to register");
     if (name.empty()) fail("adapter registration (", adapter->path.string(), "): the adapter needs a name");
     if (entries_.contains(name)) fail("adapter '", name, "' is already registered");
@@ -62,8 +62,11 @@ void AdapterManager::register_loaded_adapter(const std::string& name, std::share
     e.pages = pages;
     e.base = std::make_shared<const ModelConfig>(base);
     e.last_used = ++clock_;
-    if (count_hosted() + count_loading() < static_cast<std::size_t>(options_.max_cpu_loras))
+    if (count_hosted() + count_loading() < static_cast<std::size_t>(options_.max_cpu_loras)) {
         e.host = std::move(adapter);
+        if (image && image->dtype == backend_.pool_dtype() && image->page_bytes == pool_.page_bytes())
+            e.image = std::move(image);
+    }
     names_.emplace(e.id, name);
     entries_.emplace(name, std::move(e));
 }

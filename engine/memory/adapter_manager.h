@@ -66,10 +66,11 @@ public:
     // Registers an adapter already read from adapter->path (so that a caller can read
     // it off the step thread): checks it against `base` and max_lora_rank and throws
     // lw::Error naming the adapter when it is unusable, the name is taken or it could
-    // never fit the pool. The copy stays in host RAM while there is room for it; later
-    // loads read adapter->path again.
+    // never fit the pool. The copy stays in host RAM while there is room for it, with
+    // `image` (its pool pages, built by the caller off the step thread) when it matches
+    // the pool; later loads read adapter->path again.
     void register_loaded_adapter(const std::string& name, std::shared_ptr<const LoraAdapter> adapter,
-                                 const ModelConfig& base);
+                                 const ModelConfig& base, std::shared_ptr<const AdapterImage> image = nullptr);
     // Forgets the adapter and frees its pages; throws lw::Error while requests use it.
     void unregister_adapter(const std::string& name);
     bool contains(const std::string& name) const { return entries_.contains(name); }

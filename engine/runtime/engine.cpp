@@ -426,18 +426,33 @@ std::string Engine::load_base(LoadedModel loaded) {
 }
 
 void Engine::register_adapter(const std::string& name, const std::filesystem::path& path, const std::string& base) {
+    const auto find_base = [&] {
+        const auto it =
+            std::find_if(impl_->bases.begin(), impl_->bases.end(), [&](const auto& b) { return b->name == base; });
+        if (it == impl_->bases.end()) fail("cannot register adapter '", name, "': no base model is named '", base, "'");
+        return it;
+    };
+    std::shared_ptr<const LoadedModel> model;
+    {
+        std::lock_guard lock(impl_->mutex);
+        model = (*find_base())->model;  // bases are never removed
+    }
+    // Reading, checking and laying out the pool pages happen off the lock, so that the
+    // step thread never converts an adapter while requests wait.
     std::shared_ptr<const LoraAdapter> adapter;
+    std::shared_ptr<const AdapterImage> image;
     try {
-        adapter = std::make_shared<const LoraAdapter>(load_lora_adapter(path, name));  // off the lock
+        adapter = std::make_shared<const LoraAdapter>(load_lora_adapter(path, name));
+        validate_lora_adapter(*adapter, model->config, impl_->adapters.options().max_lora_rank);
+        image = std::make_shared<const AdapterImage>(build_adapter_image(
+            *adapter, model->config.num_layers, impl_->backend->page_bytes(), impl_->backend->pool_dtype()));
     } catch (const Error& e) {
         fail("cannot register adapter '", name, "': ", e.what());
     }
     std::lock_guard lock(impl_->mutex);
-    const auto it =
-        std::find_if(impl_->bases.begin(), impl_->bases.end(), [&](const auto& b) { return b->name == base; });
-    if (it == impl_->bases.end()) fail("cannot register adapter '", name, "': no base model is named '", base, "'");
+    const auto it = find_base();
     if (impl_->name_taken(name)) fail("cannot register adapter '", name, "': the name is already taken");
-    impl_->adapters.register_loaded_adapter(name, std::move(adapter), (*it)->model->config);
+    impl_->adapters.register_loaded_adapter(name, std::move(adapter), (*it)->model->config, std::move(image));
     impl_->adapter_entries[name] = {static_cast<std::size_t>(it - impl_->bases.begin()), path};
 }
 
