@@ -170,9 +170,10 @@ struct EngineBridge::Worker : QObject {
         if (!engine) return fail_load(name, tr("the engine is not running"));
         busy(true, tr("Loading adapter %1").arg(name));
         try {
-            engine->register_adapter(name.toStdString(), path.toStdString(), base.toStdString());
-            // The engine keeps its own copy; this read only describes the adapter.
+            // This read only describes the adapter (the engine keeps its own copy); it comes
+            // first so that an adapter the engine serves is always in the library too.
             const lw::LoraAdapter adapter = lw::load_lora_adapter(path.toStdString(), name.toStdString());
+            engine->register_adapter(name.toStdString(), path.toStdString(), base.toStdString());
             ModelEntry entry;
             entry.name = name;
             entry.base = base;
