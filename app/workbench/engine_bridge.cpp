@@ -1,6 +1,7 @@
 #include "engine_bridge.h"
 
 #include "metrics/metrics_snapshot.h"
+#include "model/chat_prompt.h"
 #include "model/lora_adapter.h"
 #include "model/model_loader.h"
 #include "runtime/engine.h"
@@ -216,17 +217,13 @@ struct EngineBridge::Worker : QObject {
         if (!engine) throw lw::Error("the engine is not running");
         const std::string model = request.model.toStdString();
         const std::shared_ptr<const lw::LoadedModel> base = engine->base_of(model);
-        if (!base->tokenizer) lw::fail("model '", model, "' has no tokenizer");
-        if (!base->chat_template) lw::fail("model '", model, "' has no chat template");
         nlohmann::ordered_json messages = nlohmann::ordered_json::array();
         for (const ChatMessage& m : request.messages)
             messages.push_back({{"role", m.role.toStdString()}, {"content", m.content.toStdString()}});
-        // The template writes BOS itself, so no special tokens are added again (as lora-serve).
-        const std::string text = base->chat_template->apply(messages, true, base->special.bos, base->special.eos);
 
         lw::GenerationRequest r;
         r.model = model;
-        r.prompt = base->tokenizer->encode(text, false);
+        r.prompt = lw::chat_prompt(*base, model, messages);
         const int context = base->config.max_position_embeddings;
         const int room = context - static_cast<int>(r.prompt.size());
         if (room <= 0)

@@ -1,6 +1,7 @@
 #include "server/http_server.h"
 
 #include "metrics/metrics_snapshot.h"
+#include "model/chat_prompt.h"
 #include "model/model_loader.h"
 #include "runtime/engine.h"
 #include "server/choice_events.h"
@@ -157,11 +158,7 @@ std::vector<TokenId> HttpServer::Impl::prompt_of(const LoadedModel& base, const 
         throw bad_request(field, cat("model '", r.model, "' has no tokenizer: send 'prompt' as a list of token ids"));
     try {
         if (r.prompt_text) return base.tokenizer->encode(*r.prompt_text, true);
-        if (!base.chat_template) throw bad_request("messages", cat("model '", r.model, "' has no chat template"));
-        // The template writes BOS itself, so no special tokens are added again (as vLLM).
-        const std::string text =
-            base.chat_template->apply(r.messages, r.add_generation_prompt, base.special.bos, base.special.eos);
-        return base.tokenizer->encode(text, false);
+        return chat_prompt(base, r.model, r.messages, r.add_generation_prompt);
     } catch (const ApiError&) {
         throw;
     } catch (const Error& e) {
