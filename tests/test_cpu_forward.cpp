@@ -4,6 +4,7 @@
 // to other sequences' decode steps, then decoded greedily. Tokens must match, logprobs
 // and the last prompt position's log-softmax within 2e-4; a request run alone gets what
 // it got in the crowd; malformed batches fail naming the sequence and change nothing.
+#include "support/forward_fixture.h"
 #include "support/test_support.h"
 
 #include "backend/cpu/cpu_backend.h"
@@ -33,37 +34,8 @@ constexpr double kTolerance = 2e-4;
 constexpr std::size_t kPageBytes = 1024;
 constexpr std::size_t kPages = 2048;
 
-struct Request {
-    std::optional<std::string> adapter;
-    std::vector<lw::TokenId> prompt;
-    std::vector<lw::TokenId> tokens;
-    std::vector<double> logprobs;
-    std::vector<double> prompt_last_logprobs;
-};
-
-std::vector<Request> read_fixture(const std::string& model) {
-    const auto j = nlohmann::json::parse(lw::test::read_file(lw::test::data_path("forward/" + model + ".json")));
-    std::vector<Request> out;
-    for (const auto& r : j.at("requests")) {
-        Request req;
-        if (!r.at("adapter").is_null()) req.adapter = r.at("adapter").get<std::string>();
-        req.prompt = r.at("prompt").get<std::vector<lw::TokenId>>();
-        req.tokens = r.at("tokens").get<std::vector<lw::TokenId>>();
-        req.logprobs = r.at("logprobs").get<std::vector<double>>();
-        req.prompt_last_logprobs = r.at("prompt_last_logprobs").get<std::vector<double>>();
-        out.push_back(std::move(req));
-    }
-    return out;
-}
-
-std::vector<double> log_softmax(std::span<const float> logits) {
-    const double peak = *std::max_element(logits.begin(), logits.end());
-    double sum = 0;
-    for (float v : logits) sum += std::exp(v - peak);
-    std::vector<double> out;
-    for (float v : logits) out.push_back(v - peak - std::log(sum));
-    return out;
-}
+using Request = lw::test::ForwardRequest;
+using lw::test::log_softmax;
 
 struct Generation {
     std::vector<lw::TokenId> tokens;
@@ -226,7 +198,7 @@ private slots:
     void batchMatchesTransformers() {
         QFETCH(QString, model);
         QFETCH(int, chunk);
-        const auto requests = read_fixture(model.toStdString());
+        const auto requests = lw::test::read_forward_fixture(model.toStdString());
         Device device;
         Engine engine("models/" + model.toStdString(), device);
         expect_fixture(model.toStdString(), requests, engine.generate(requests, std::size_t(chunk)));
@@ -237,7 +209,8 @@ private slots:
         // the other runs, and both still match their fixtures.
         Device device;
         Engine llama("models/tiny_llama", device), qwen2("models/tiny_qwen2", device);
-        const auto llama_requests = read_fixture("tiny_llama"), qwen2_requests = read_fixture("tiny_qwen2");
+        const auto llama_requests = lw::test::read_forward_fixture("tiny_llama"),
+                   qwen2_requests = lw::test::read_forward_fixture("tiny_qwen2");
         expect_fixture("tiny_llama", llama_requests, llama.generate(llama_requests, 3));
         if (QTest::currentTestFailed()) return;
         const std::size_t adapter_pages = device.pool.used_by(lw::PageUse::Adapter);
@@ -251,7 +224,7 @@ private slots:
 
     void ggufTwinsFollowTheFixtures() {
         // The Qwen2 twin holds the HF weights unchanged: it must match like the HF folder.
-        const auto qwen2_requests = read_fixture("tiny_qwen2");
+        const auto qwen2_requests = lw::test::read_forward_fixture("tiny_qwen2");
         Device device;
         Engine qwen2("gguf/tiny_qwen2_twin.gguf", device);
         expect_fixture("tiny_qwen2_twin.gguf", qwen2_requests, qwen2.generate(qwen2_requests, 3));
@@ -261,7 +234,7 @@ private slots:
         // rope_freqs, with Q/K put back in HF order, so that the HF adapters apply: its
         // last-prompt log-softmax stays within quantization error of the fixture for
         // every request. Greedy continuations may part where quantization tips a choice.
-        const auto llama_requests = read_fixture("tiny_llama");
+        const auto llama_requests = lw::test::read_forward_fixture("tiny_llama");
         Engine llama("gguf/tiny_llama_twin.gguf", device);
         const auto got = llama.generate(llama_requests, 3);
         double worst = 0;
@@ -281,7 +254,7 @@ private slots:
     }
     void aloneMatchesCrowd() {
         QFETCH(QString, model);
-        const auto requests = read_fixture(model.toStdString());
+        const auto requests = lw::test::read_forward_fixture(model.toStdString());
         Device device;
         Engine engine("models/" + model.toStdString(), device);
         const auto crowd = engine.generate(requests, 3);

@@ -6,6 +6,7 @@
 // adapters that fail to load, stop rules and metrics behave as documented; and after
 // each test the pool's accounting holds and no page is left to a finished request.
 #include "support/engine_events.h"
+#include "support/forward_fixture.h"
 #include "support/test_support.h"
 
 #include "core/error.h"
@@ -46,17 +47,10 @@ struct FixtureRequest {
 };
 
 std::vector<FixtureRequest> read_fixture(const std::string& base) {
-    const auto j = nlohmann::json::parse(lw::test::read_file(lw::test::data_path("forward/" + base + ".json")));
     std::vector<FixtureRequest> out;
-    for (const auto& r : j.at("requests")) {
-        FixtureRequest req;
-        req.base = base;
-        req.model = r.at("adapter").is_null() ? base : r.at("adapter").get<std::string>();
-        req.prompt = r.at("prompt").get<std::vector<lw::TokenId>>();
-        req.tokens = r.at("tokens").get<std::vector<lw::TokenId>>();
-        req.logprobs = r.at("logprobs").get<std::vector<double>>();
-        out.push_back(std::move(req));
-    }
+    for (lw::test::ForwardRequest& r : lw::test::read_forward_fixture(base))
+        out.push_back(
+            {r.adapter.value_or(base), base, std::move(r.prompt), std::move(r.tokens), std::move(r.logprobs)});
     return out;
 }
 

@@ -10,6 +10,7 @@
 // greedy tokens must be equal, except where the reference's own
 // choice was a near-tie (the GPU's logprob of the reference token within
 // kTieTolerance of its own choice): there the continuation is no longer compared.
+#include "support/forward_fixture.h"
 #include "support/test_support.h"
 
 #include "backend/cpu/cpu_backend.h"
@@ -40,35 +41,8 @@ constexpr double kTieTolerance = 5e-3;
 constexpr std::size_t kPageBytes = 4096;
 constexpr std::size_t kPages = 1024;
 
-struct Request {
-    std::optional<std::string> adapter;
-    std::vector<lw::TokenId> prompt;
-    std::vector<lw::TokenId> tokens;
-    std::vector<double> logprobs;
-};
-
-std::vector<Request> read_fixture(const std::string& model) {
-    const auto j = nlohmann::json::parse(lw::test::read_file(lw::test::data_path("forward/" + model + ".json")));
-    std::vector<Request> out;
-    for (const auto& r : j.at("requests")) {
-        Request req;
-        if (!r.at("adapter").is_null()) req.adapter = r.at("adapter").get<std::string>();
-        req.prompt = r.at("prompt").get<std::vector<lw::TokenId>>();
-        req.tokens = r.at("tokens").get<std::vector<lw::TokenId>>();
-        req.logprobs = r.at("logprobs").get<std::vector<double>>();
-        out.push_back(std::move(req));
-    }
-    return out;
-}
-
-std::vector<double> log_softmax(std::span<const float> logits) {
-    const double peak = *std::max_element(logits.begin(), logits.end());
-    double sum = 0;
-    for (float v : logits) sum += std::exp(v - peak);
-    std::vector<double> out;
-    for (float v : logits) out.push_back(v - peak - std::log(sum));
-    return out;
-}
+using Request = lw::test::ForwardRequest;
+using lw::test::log_softmax;
 
 // One step's log-softmax for each request that got a token, and the token chosen.
 struct Generation {
@@ -247,7 +221,7 @@ private slots:
     void batchFollowsTransformersAndTheCpu() {
         QFETCH(QString, model);
         QFETCH(int, chunk);
-        const auto requests = read_fixture(model.toStdString());
+        const auto requests = lw::test::read_forward_fixture(model.toStdString());
         const std::size_t steps = requests.front().tokens.size();
         auto gpu_backend = cuda_backend();
         Harness gpu(model.toStdString(), *gpu_backend);
@@ -281,7 +255,7 @@ private slots:
     }
 
     void aloneMatchesCrowd() {
-        const auto requests = read_fixture("tiny_llama");
+        const auto requests = lw::test::read_forward_fixture("tiny_llama");
         auto backend = cuda_backend();
         Harness gpu("tiny_llama", *backend);
         const auto crowd = gpu.generate(requests, 0, 8);
@@ -299,7 +273,7 @@ private slots:
     }
 
     void decodeGraphsReplayWhatEagerStepsCompute() {
-        const auto requests = read_fixture("tiny_llama");
+        const auto requests = lw::test::read_forward_fixture("tiny_llama");
         auto graphed = cuda_backend();
         lw::CudaBackendOptions eager_options;
         eager_options.decode_graphs = false;
@@ -329,7 +303,7 @@ private slots:
         engine.load_base(lw::test::data_path("models/tiny_llama"));
         for (const char* a : {"qv_r8", "all_r4_rslora_bin", "regex_targets", "layers_subset"})
             engine.register_adapter(a, lw::test::data_path(std::string("peft/") + a), "tiny_llama");
-        const auto requests = read_fixture("tiny_llama");
+        const auto requests = lw::test::read_forward_fixture("tiny_llama");
         Collector events;
         std::vector<lw::RequestId> ids;
         for (const Request& r : requests) {
