@@ -96,6 +96,11 @@ public:
     // device memory (bytes read + bytes written over the time): lora-bench's yardstick
     // for memory-bound decode steps. Throws lw::Error where a backend cannot measure it.
     virtual double measure_copy_bandwidth() { fail("backend ", name(), " cannot measure its copy bandwidth"); }
+
+protected:
+    // Throws lw::Error naming the backend unless [offset, offset + size) lies within page
+    // `page` of the pool; `what` is "write to" or "read from".
+    void check_page_range(PageId page, std::size_t offset, std::size_t size, const char* what) const;
 };
 
 }  // namespace lw

@@ -37,20 +37,13 @@ std::string CpuBackend::name() const {
     return cat("cpu (", threads_.size(), " threads, OpenBLAS)");
 }
 
-void CpuBackend::check_range(PageId page, std::size_t offset, std::size_t size, const char* what) const {
-    if (page >= page_count_) fail("cpu backend: ", what, " page ", page, " of a pool of ", page_count_);
-    if (offset > page_bytes_ || size > page_bytes_ - offset)
-        fail("cpu backend: ", what, " ", size, " bytes at offset ", offset, " of page ", page, " overruns its ",
-             page_bytes_, " bytes");
-}
-
 void CpuBackend::write_page(PageId page, std::size_t offset, std::span<const std::byte> bytes) {
-    check_range(page, offset, bytes.size(), "write to");
+    check_page_range(page, offset, bytes.size(), "write to");
     std::memcpy(page_data(page) + offset, bytes.data(), bytes.size());
 }
 
 void CpuBackend::read_page(PageId page, std::size_t offset, std::span<std::byte> out) const {
-    check_range(page, offset, out.size(), "read from");
+    check_page_range(page, offset, out.size(), "read from");
     std::memcpy(out.data(), page_data(page) + offset, out.size());
 }
 

@@ -33,7 +33,6 @@ private:
     struct FreeAligned {
         void operator()(std::byte* p) const { std::free(p); }
     };
-    void check_range(PageId page, std::size_t offset, std::size_t size, const char* what) const;
 
     std::size_t page_count_;
     std::size_t page_bytes_;

@@ -64,20 +64,13 @@ std::string CudaBackend::name() const {
     return cat("cuda (", cuda::device_description(0), ")");
 }
 
-void CudaBackend::check_range(PageId page, std::size_t offset, std::size_t size, const char* what) const {
-    if (page >= page_count_) fail("cuda backend: ", what, " page ", page, " of a pool of ", page_count_);
-    if (offset > page_bytes_ || size > page_bytes_ - offset)
-        fail("cuda backend: ", what, " ", size, " bytes at offset ", offset, " of page ", page, " overruns its ",
-             page_bytes_, " bytes");
-}
-
 void CudaBackend::write_page(PageId page, std::size_t offset, std::span<const std::byte> bytes) {
-    check_range(page, offset, bytes.size(), "write to");
+    check_page_range(page, offset, bytes.size(), "write to");
     uploads_.copy(pool_base() + page * page_stride_ + offset, bytes);
 }
 
 void CudaBackend::read_page(PageId page, std::size_t offset, std::span<std::byte> out) const {
-    check_range(page, offset, out.size(), "read from");
+    check_page_range(page, offset, out.size(), "read from");
     uploads_.synchronize();
     cuda::check(cudaStreamSynchronize(stream_), "finishing the compute stream before a page read");
     cuda::check(cudaMemcpy(out.data(), pool_base() + page * page_stride_ + offset, out.size(), cudaMemcpyDeviceToHost),

@@ -52,8 +52,6 @@ public:
     void order_uploads_before_compute() { uploads_.order_before(stream_); }
 
 private:
-    void check_range(PageId page, std::size_t offset, std::size_t size, const char* what) const;
-
     std::size_t page_count_;
     std::size_t page_bytes_;
     std::size_t page_stride_;
