@@ -11,7 +11,7 @@
 #include "metrics/metrics_snapshot.h"
 #include "runtime/engine.h"
 #include "support/test_support.h"
-#include "workbench/tiny_chat_model.h"
+#include "workbench/tiny_engine.h"
 
 #include <QApplication>
 #include <QLineEdit>
@@ -80,26 +80,11 @@ private slots:
     void initTestCase() {
         QVERIFY(dir_.isValid());
         bridge_ = std::make_unique<EngineBridge>();
-        QSignalSpy started(bridge_.get(), &EngineBridge::engineStarted);
-        QSignalSpy failed(bridge_.get(), &EngineBridge::engineFailed);
-        EngineSettings settings;
-        settings.poolBytes = 64ll << 20;
-        settings.threads = 1;
-        bridge_->start(settings);
-        QTRY_VERIFY_WITH_TIMEOUT(started.count() + failed.count() == 1, kAnswerTimeoutMs);
-        QVERIFY2(failed.isEmpty(), failed.isEmpty() ? "" : qPrintable(failed[0][0].toString()));
-
-        QSignalSpy bases(bridge_.get(), &EngineBridge::baseLoaded);
-        QSignalSpy adapters(bridge_.get(), &EngineBridge::adapterLoaded);
-        QSignalSpy loadFailed(bridge_.get(), &EngineBridge::loadFailed);
-        bridge_->loadBase(QString::fromStdString(model_.path().string()));
-        QTRY_VERIFY_WITH_TIMEOUT(bases.count() + loadFailed.count() == 1, kAnswerTimeoutMs);
-        QVERIFY2(loadFailed.isEmpty(), loadFailed.isEmpty() ? "" : qPrintable(loadFailed[0][1].toString()));
-        base_ = bases[0][0].value<ModelEntry>().name;
-        bridge_->loadAdapter(kFirstAdapter, lw::test::data_arg("peft/qv_r8"), base_);
-        bridge_->loadAdapter(kSecondAdapter, lw::test::data_arg("peft/all_r4_rslora_bin"), base_);
-        QTRY_VERIFY_WITH_TIMEOUT(adapters.count() + loadFailed.count() == 2, kAnswerTimeoutMs);
-        QVERIFY2(loadFailed.isEmpty(), loadFailed.isEmpty() ? "" : qPrintable(loadFailed[0][1].toString()));
+        QString error;
+        base_ = lw::test::start_tiny_engine(*bridge_, model_,
+                                            {{kFirstAdapter, "peft/qv_r8"}, {kSecondAdapter, "peft/all_r4_rslora_bin"}},
+                                            error, 64ll << 20);
+        QVERIFY2(!base_.isEmpty(), qPrintable(error));
     }
 
     void cleanupTestCase() { bridge_.reset(); }

@@ -11,7 +11,7 @@
 #include "views/live_views.h"
 #include "views/page_map_view.h"
 #include "views/throughput_view.h"
-#include "workbench/tiny_chat_model.h"
+#include "workbench/tiny_engine.h"
 
 #include <QElapsedTimer>
 #include <QSignalSpy>
@@ -371,17 +371,9 @@ private slots:
     void drawTheEnginesSnapshots() {
         lw::test::TinyChatModel model;
         EngineBridge bridge;
-        QSignalSpy loaded(&bridge, &EngineBridge::baseLoaded);
-        QSignalSpy adapter(&bridge, &EngineBridge::adapterLoaded);
-        EngineSettings settings;
-        settings.poolBytes = 16ll << 20;
-        settings.threads = 1;
-        bridge.start(settings);
-        bridge.loadBase(QString::fromStdString(model.path().string()));
-        QVERIFY(loaded.wait(10000));
-        const QString base = loaded[0][0].value<ModelEntry>().name;
-        bridge.loadAdapter("qv", lw::test::data_arg("peft/qv_r8"), base);
-        QVERIFY(adapter.wait(10000));
+        QString error;
+        const QString base = lw::test::start_tiny_engine(bridge, model, {{"qv", "peft/qv_r8"}}, error);
+        QVERIFY2(!base.isEmpty(), qPrintable(error));
 
         LiveViews views;
         views.resize(1000, 700);

@@ -9,7 +9,7 @@
 #include "load_generator_dialog.h"
 #include "metrics/metrics_snapshot.h"
 #include "support/test_support.h"
-#include "workbench/tiny_chat_model.h"
+#include "workbench/tiny_engine.h"
 
 #include <QElapsedTimer>
 #include <QPushButton>
@@ -168,19 +168,11 @@ private slots:
     void initTestCase() {
         model_ = std::make_unique<lw::test::TinyChatModel>();
         bridge_ = std::make_unique<EngineBridge>();
-        QSignalSpy loaded(bridge_.get(), &EngineBridge::baseLoaded);
-        QSignalSpy adapters(bridge_.get(), &EngineBridge::adapterLoaded);
-        EngineSettings settings;
-        settings.poolBytes = 16ll << 20;
-        settings.threads = 1;
-        bridge_->start(settings);
-        bridge_->loadBase(QString::fromStdString(model_->path().string()));
-        QVERIFY(loaded.wait(10000));
-        base_ = loaded[0][0].value<ModelEntry>().name;
-        bridge_->loadAdapter("qv", lw::test::data_arg("peft/qv_r8"), base_);
-        bridge_->loadAdapter("r4", lw::test::data_arg("peft/all_r4_rslora_bin"), base_);
-        bridge_->loadAdapter("unused", lw::test::data_arg("peft/layers_subset"), base_);
-        QTRY_COMPARE_WITH_TIMEOUT(adapters.size(), 3, 10000);
+        QString error;
+        base_ = lw::test::start_tiny_engine(
+            *bridge_, *model_,
+            {{"qv", "peft/qv_r8"}, {"r4", "peft/all_r4_rslora_bin"}, {"unused", "peft/layers_subset"}}, error);
+        QVERIFY2(!base_.isEmpty(), qPrintable(error));
     }
 
     void sendsAtTheRateToTheChosenAdaptersAndStops() {
