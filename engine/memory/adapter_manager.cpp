@@ -235,12 +235,15 @@ std::vector<AdapterManager::Entry*> AdapterManager::pool_victims(const Entry* ke
 
 AcquireResult AdapterManager::place_in_pool(const std::string& name, Entry& e) {
     const DType dtype = backend_.pool_dtype();
-    std::size_t pages = 0;
     try {
-        pages = adapter_pages_needed(*e.host, pool_.page_bytes(), dtype);
+        // Registration's copy may come without an image: built here once, kept beside the copy.
+        if (!e.image || e.image->dtype != dtype || e.image->page_bytes != pool_.page_bytes())
+            e.image = std::make_shared<const AdapterImage>(
+                build_adapter_image(*e.host, e.base->num_layers, pool_.page_bytes(), dtype));
     } catch (const Error& err) {
         return fail_entry(e, err.what());
     }
+    const std::size_t pages = e.image->page_count();
     e.pages = pages;
     if (pages > pool_.page_count())
         return fail_entry(e,
@@ -253,10 +256,6 @@ AcquireResult AdapterManager::place_in_pool(const std::string& name, Entry& e) {
     if (!allocated) fail("adapter '", name, "': ", pages, " pages were made free but cannot be allocated");
     const auto start = std::chrono::steady_clock::now();
     try {
-        // Registration's copy has no image yet: built here once, kept beside the copy.
-        if (!e.image || e.image->dtype != dtype || e.image->page_bytes != pool_.page_bytes())
-            e.image = std::make_shared<const AdapterImage>(
-                build_adapter_image(*e.host, e.base->num_layers, pool_.page_bytes(), dtype));
         e.pooled = upload_adapter_image(*e.image, e.id, *allocated, backend_);
     } catch (const std::exception& err) {
         pool_.release(*allocated, owner(e));
