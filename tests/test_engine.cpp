@@ -286,6 +286,12 @@ private slots:
             return r;
         };
         QVERIFY(refused(greedy("nobody", prompt), Kind::UnknownModel, "model"));
+        // A batch with one bad request queues none of them.
+        std::vector<lw::Engine::Submission> batch;
+        batch.push_back({greedy("qv_r8", prompt), {}});
+        batch.push_back({greedy("nobody", prompt), {}});
+        QVERIFY_THROWS_EXCEPTION(lw::RequestError, engine.submit_all(std::move(batch)));
+        QCOMPARE(engine.metrics().waiting + engine.metrics().running, std::size_t(0));
         QVERIFY(refused(greedy("qv_r8", {}), Kind::InvalidArgument, "prompt"));
         QVERIFY(refused(greedy("qv_r8", {1, 320}), Kind::InvalidArgument, "prompt"));
         QVERIFY(refused(greedy("qv_r8", std::vector<lw::TokenId>(256, 1)), Kind::InvalidArgument, "prompt"));

@@ -2,40 +2,44 @@
 
 namespace lw::bench {
 
-std::size_t RequestTracker::submit(GenerationRequest request) {
-    auto tracked = std::make_unique<TrackedRequest>();
-    tracked->model = request.model;
-    tracked->prompt_tokens = static_cast<int>(request.prompt.size());
-    TrackedRequest* r = tracked.get();
+void RequestTracker::submit(std::vector<GenerationRequest> requests) {
+    std::vector<Engine::Submission> submissions;
     std::unique_lock lock(mutex_);
-    const std::size_t index = requests_.size();
-    requests_.push_back(std::move(tracked));
-    ++unfinished_;
-    r->submitted = BenchClock::now();
-    lock.unlock();  // events may arrive (on the step thread) before submit returns
-    RequestId id = 0;
+    const std::size_t first = requests_.size();
+    const auto now = BenchClock::now();
+    for (GenerationRequest& request : requests) {
+        auto tracked = std::make_unique<TrackedRequest>();
+        tracked->model = request.model;
+        tracked->prompt_tokens = static_cast<int>(request.prompt.size());
+        tracked->submitted = now;
+        TrackedRequest* r = tracked.get();
+        requests_.push_back(std::move(tracked));
+        ++unfinished_;
+        submissions.push_back({std::move(request), [this, r](const GenerationEvent& e) {
+                                   const auto at = BenchClock::now();
+                                   std::lock_guard guard(mutex_);
+                                   if (e.kind == GenerationEvent::Kind::Token) {
+                                       r->tokens.push_back(at);
+                                       return;
+                                   }
+                                   r->finish = e.reason;
+                                   r->error = e.error;
+                                   --unfinished_;
+                                   finished_.notify_all();
+                               }});
+    }
+    lock.unlock();  // events may arrive (on the step thread) before submit_all returns
+    std::vector<RequestId> ids;
     try {
-        id = engine_.submit(std::move(request), [this, r](const GenerationEvent& e) {
-            const auto now = BenchClock::now();
-            std::lock_guard guard(mutex_);
-            if (e.kind == GenerationEvent::Kind::Token) {
-                r->tokens.push_back(now);
-                return;
-            }
-            r->finish = e.reason;
-            r->error = e.error;
-            --unfinished_;
-            finished_.notify_all();
-        });
+        ids = engine_.submit_all(std::move(submissions));
     } catch (...) {
         lock.lock();
-        requests_.pop_back();
-        --unfinished_;
+        requests_.resize(first);
+        unfinished_ -= requests.size();
         throw;
     }
     lock.lock();
-    ids_.push_back(id);
-    return index;
+    ids_.insert(ids_.end(), ids.begin(), ids.end());
 }
 
 bool RequestTracker::wait_all(BenchClock::time_point deadline) {

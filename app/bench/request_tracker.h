@@ -34,8 +34,9 @@ public:
     ~RequestTracker() { cancel_all(); }
     RequestTracker(const RequestTracker&) = delete;
     RequestTracker& operator=(const RequestTracker&) = delete;
-    // Submits; throws what Engine::submit throws. Returns the request's index here.
-    std::size_t submit(GenerationRequest request);
+    // Submits the requests together (Engine::submit_all: one step admits them all);
+    // throws what it throws, tracking none of them.
+    void submit(std::vector<GenerationRequest> requests);
     // Waits until every submitted request has finished or `deadline` passes; returns
     // whether all finished.
     bool wait_all(BenchClock::time_point deadline);

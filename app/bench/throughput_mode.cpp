@@ -39,7 +39,9 @@ std::vector<StepRecord> run_round(BenchSetup& s, const BenchOptions& o, int batc
                 steps.push_back(std::move(r));
             }
     };
-    for (int i = 0; i < batch; ++i) tracker.submit(make_request(s, o, i, max_tokens));
+    std::vector<GenerationRequest> requests;
+    for (int i = 0; i < batch; ++i) requests.push_back(make_request(s, o, i, max_tokens));
+    tracker.submit(std::move(requests));  // together, so that one step admits the whole batch
     const auto deadline =
         BenchClock::now() + std::chrono::duration_cast<BenchClock::duration>(std::chrono::duration<double>(o.timeout));
     while (!tracker.wait_all(std::min(deadline, BenchClock::now() + kMetricsPoll))) {

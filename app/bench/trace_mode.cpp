@@ -76,7 +76,7 @@ nlohmann::json run_trace(BenchSetup& s, const BenchOptions& o) {
         r.sampling.temperature = 0.0f;
         r.max_tokens = a.output;
         r.ignore_eos = true;
-        tracker.submit(std::move(r));
+        tracker.submit({std::move(r)});
     }
     const auto last_arrival = BenchClock::now();
     const bool drained = tracker.wait_all(

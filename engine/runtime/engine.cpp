@@ -467,21 +467,36 @@ void Engine::unregister_adapter(const std::string& name) {
 }
 
 RequestId Engine::submit(GenerationRequest request, EventCallback on_event) {
+    std::vector<Submission> one;
+    one.push_back({std::move(request), std::move(on_event)});
+    return submit_all(std::move(one)).front();
+}
+
+std::vector<RequestId> Engine::submit_all(std::vector<Submission> submissions) {
     std::lock_guard lock(impl_->mutex);
-    const Impl::Route route = impl_->route(request.model);
-    const BaseModel& base = *impl_->bases[route.base];
-    impl_->validate(request, base);
-    const RequestId id = impl_->next_id++;
-    StopRules rules{request.ignore_eos ? std::vector<TokenId>{} : base.eos, base.context()};
-    const Tokenizer* tokenizer = base.model->tokenizer ? &*base.model->tokenizer : nullptr;
-    auto seq = std::make_unique<Sequence>(id, std::move(request), std::move(on_event), route.base, std::move(rules),
-                                          tokenizer);
-    seq->set_adapter(route.adapter);
-    impl_->scheduler.add(*seq);
-    impl_->sequences.emplace(id, std::move(seq));
+    std::vector<Impl::Route> routes;
+    for (const Submission& s : submissions) {
+        routes.push_back(impl_->route(s.request.model));
+        impl_->validate(s.request, *impl_->bases[routes.back().base]);
+    }
+    std::vector<RequestId> ids;
+    for (std::size_t i = 0; i < submissions.size(); ++i) {
+        const Impl::Route& route = routes[i];
+        const BaseModel& base = *impl_->bases[route.base];
+        GenerationRequest& request = submissions[i].request;
+        const RequestId id = impl_->next_id++;
+        StopRules rules{request.ignore_eos ? std::vector<TokenId>{} : base.eos, base.context()};
+        const Tokenizer* tokenizer = base.model->tokenizer ? &*base.model->tokenizer : nullptr;
+        auto seq = std::make_unique<Sequence>(id, std::move(request), std::move(submissions[i].on_event), route.base,
+                                              std::move(rules), tokenizer);
+        seq->set_adapter(route.adapter);
+        impl_->scheduler.add(*seq);
+        impl_->sequences.emplace(id, std::move(seq));
+        ids.push_back(id);
+    }
     impl_->news = true;
     impl_->wake.notify_one();
-    return id;
+    return ids;
 }
 
 void Engine::cancel(RequestId id) {

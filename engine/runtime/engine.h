@@ -52,6 +52,14 @@ public:
     // one always Finished. Throws RequestError for an unknown model or bad parameters.
     // Callbacks run with no engine lock held: they may call submit, cancel or metrics.
     RequestId submit(GenerationRequest request, EventCallback on_event);
+    // Queues several requests at once, so that the same step admits them together (a
+    // benchmark's batch); ids in the same order. All or none: throws as submit() for the
+    // first bad one, queuing nothing.
+    struct Submission {
+        GenerationRequest request;
+        EventCallback on_event;
+    };
+    std::vector<RequestId> submit_all(std::vector<Submission> submissions);
     // Stops a request (queued or running); its pages are freed and it finishes with
     // FinishReason::Cancelled. Unknown or finished ids are ignored.
     void cancel(RequestId id);
