@@ -27,7 +27,9 @@ private slots:
         LW_REQUIRE_GPU();
         std::mt19937 rng(7);
         for (DType dtype : {DType::F16, DType::BF16})
-            for (auto [rows, n] : {std::pair{1, 64}, {5, 4096}, {3, 1000}, {17, 5120}}) {
+            // 16-byte and single-value accesses, rows held in registers and rows longer than that.
+            for (auto [rows, n] :
+                 {std::pair{1, 64}, {5, 4096}, {3, 1000}, {17, 5120}, {2, 100}, {2, 1100}, {2, 12288}}) {
                 const auto x = random_half(dtype, static_cast<std::size_t>(rows) * n, rng, -3.0f, 3.0f);
                 const auto delta = random_half(dtype, x.size(), rng);
                 const auto weight = random_half(dtype, static_cast<std::size_t>(n), rng, 0.5f, 1.5f);
