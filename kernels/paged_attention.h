@@ -5,7 +5,9 @@
 // with an online softmax in fp32. A block of the kernel takes a tile of one sequence's
 // query tokens and every query head that shares one KV head, so each K/V row is read
 // once per tile; long contexts are split over `kv_splits` blocks (flash-decoding) whose
-// partial results a second kernel combines.
+// partial results a second kernel combines. Decode steps (batch.max_seq_tokens == 1) run
+// a kernel of their own that reads K/V rows from the pages straight into registers,
+// several 16-byte loads in flight per thread, for up to 8 query heads of a KV head at once.
 #pragma once
 
 #include "paged_kv.h"
@@ -36,7 +38,8 @@ struct AttentionArgs {
 std::size_t attention_workspace_bytes(int num_tokens, int num_heads, int head_dim, int kv_splits);
 
 // A split count that fills the current device for `num_seqs` sequences of up to
-// `max_context` positions with `kv_heads` KV heads and one query token each.
+// `max_context` positions with `kv_heads` KV heads and one query token each: 1 once the
+// sequences' KV heads alone give every SM a few blocks, at most one split per 16 positions.
 int suggested_kv_splits(int num_seqs, int kv_heads, int max_context);
 
 // Throws lw::Error naming the field for inconsistent shapes, a small workspace or a

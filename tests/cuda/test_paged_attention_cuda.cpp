@@ -1,8 +1,8 @@
 // The GPU's KV path against the CPU reference on random shapes: rope_write_kv (RoPE
 // with linear and llama3 scaling, optional q/k/v biases, K and V stored at each token's
 // position and nowhere else) and paged_attention (decode, prefill, chunked prefill,
-// sliding window; GQA ratios 1, 4 and 8; odd head counts; head_dim 64 to 256; blocks
-// that do not divide the lengths; one split and several) against
+// sliding window; GQA ratios 1 to 8 and 16; odd head counts; head_dim 32 to 256; blocks
+// that do not divide the lengths; padding sequences; one split and several) against
 // backend/cpu/{rope,paged_attention} run on the same rounded inputs.
 // Tolerances: rotated q/k within 2 units in the last place of fp16/bf16 (the CPU rotates
 // in fp32 too); attention outputs (weighted means of values in [-1, 1]) within 2e-3 (fp16)
@@ -159,6 +159,18 @@ std::vector<Case> cases() {
         {"sliding window chunk", 8, 2, 64, 6, 16, {{40, 23}, {5, 3}, {100, 1}}, RopeScaling::Type::Llama3},
         {"hd256 GQA2", 4, 2, 256, 8, 0, {{10, 9}, {60, 1}}},
         {"hd96 bias", 6, 6, 96, 3, 0, {{4, 4}, {0, 2}}, RopeScaling::Type::None, true},
+        // Decode (the kernel for one token per sequence): every group size up to 8 (those
+        // that are no power of two leave heads of a block idle), a group spread over two
+        // blocks, head_dim 32 to 256 (96: idle lanes), padding rows, long contexts, windows.
+        {"decode GQA3 hd128 with padding", 12, 4, 128, 16, 0, {{0, 0}, {40, 1}, {0, 0}, {200, 1}, {0, 0}}},
+        {"decode GQA5 hd64", 10, 2, 64, 8, 0, {{100, 1}, {7, 1}}},
+        {"decode GQA6 hd256", 12, 2, 256, 4, 0, {{70, 1}, {1, 1}}},
+        {"decode GQA7 hd96", 7, 1, 96, 16, 0, {{50, 1}, {3, 1}, {0, 0}}},
+        {"decode GQA16 hd64", 32, 2, 64, 16, 0, {{90, 1}, {17, 1}}},
+        {"decode GQA2 hd32", 4, 2, 32, 32, 0, {{33, 1}}},
+        {"decode MHA long", 8, 8, 128, 16, 0, {{5000, 1}, {0, 0}, {4000, 1}, {130, 1}}},
+        {"decode sliding window", 8, 2, 64, 16, 40, {{200, 1}, {10, 1}, {39, 1}, {40, 1}, {0, 0}}},
+        {"decode narrow window", 4, 4, 128, 16, 5, {{100, 1}, {3, 1}}},
     };
 }
 
@@ -204,15 +216,16 @@ private slots:
     }
 
     // Llama-2-7B's attention (32 heads of 128, fp16) over one layer's cache: decode at batch
-    // 1 to 64 and a 512-token prefill chunk. Checks that split-K agrees with one split at
+    // 1 to 64 (a 128-token prompt's first steps, as lora-bench runs them, and longer
+    // contexts) and a 512-token prefill chunk. Checks that split-K agrees with one split at
     // these sizes and prints the time and the cache bytes read per second.
     void llama7bTimings() {
         LW_REQUIRE_GPU();
         struct Shape {
             int seqs, context, tokens;
         };
-        for (const Shape& shape :
-             {Shape{1, 4096, 1}, Shape{8, 1024, 1}, Shape{32, 1024, 1}, Shape{64, 1024, 1}, Shape{1, 512, 512}})
+        for (const Shape& shape : {Shape{1, 130, 1}, Shape{32, 130, 1}, Shape{64, 130, 1}, Shape{1, 4096, 1},
+                                   Shape{8, 1024, 1}, Shape{32, 1024, 1}, Shape{64, 1024, 1}, Shape{1, 512, 512}})
             time_attention(shape.seqs, shape.context, shape.tokens);
     }
 
@@ -310,7 +323,7 @@ private:
         if (QTest::currentTestFailed()) return;
 
         const std::vector<float> expected = cpu_attention(step, rotated, pool);
-        for (int splits : {1, 3, cuda::suggested_kv_splits(static_cast<int>(c.seqs.size()), c.kv_heads, 2000)}) {
+        for (int splits : {1, 3, 16, cuda::suggested_kv_splits(static_cast<int>(c.seqs.size()), c.kv_heads, 2000)}) {
             const std::size_t ws_bytes = cuda::attention_workspace_bytes(step.tokens, c.num_heads, c.head_dim, splits);
             DeviceArray<std::uint8_t> workspace(ws_bytes);
             DeviceArray<std::uint16_t> out(std::vector<std::uint16_t>(
