@@ -265,7 +265,8 @@ struct ProjectionCase {
     }
 
     void apply(lw::cuda::LoraPlan& plan, cudaStream_t stream) {
-        plan.apply(layer, modules, x_dev->p, y_dev->p, y_stride, stream);
+        plan.shrink(layer, modules, x_dev->p, stream);
+        plan.expand(layer, modules, y_dev->p, y_stride, stream);
     }
 
     // Compares the device's y with the reference; returns the largest error over its allowance.
@@ -526,15 +527,16 @@ private slots:
 
         plan.prepare(TestStep({{1, ok.get()}}).batch, stream.s);
         DeviceArray<std::uint16_t> x(1024), y(1024);
-        LW_EXPECT_ERROR(plan.apply(0, std::vector<int>{3, 6}, x.p, y.p, 512, stream.s), "o_proj", "down_proj",
+        LW_EXPECT_ERROR(plan.shrink(0, std::vector<int>{3, 6}, x.p, stream.s), "o_proj", "down_proj",
                         "different widths");
-        LW_EXPECT_ERROR(plan.apply(0, std::vector<int>{0, 1}, x.p, y.p, 128, stream.s), "128", "192");
-        LW_EXPECT_ERROR(plan.apply(2, std::vector<int>{0}, x.p, y.p, 128, stream.s), "layer 2");
-        LW_EXPECT_ERROR(plan.apply(0, std::vector<int>{0, 1, 2, 3}, x.p, y.p, 512, stream.s), "4 modules");
-        LW_EXPECT_ERROR(plan.apply(0, std::vector<int>{7}, x.p, y.p, 512, stream.s), "module index 7");
-        LW_EXPECT_ERROR(
-            plan.apply(0, std::vector<int>{0}, reinterpret_cast<const std::byte*>(x.p) + 2, y.p, 128, stream.s),
-            "16-byte aligned");
+        LW_EXPECT_ERROR(plan.expand(0, std::vector<int>{0, 1}, y.p, 128, stream.s), "128", "192");
+        LW_EXPECT_ERROR(plan.shrink(2, std::vector<int>{0}, x.p, stream.s), "layer 2");
+        LW_EXPECT_ERROR(plan.expand(0, std::vector<int>{0, 1, 2, 3}, y.p, 512, stream.s), "4 modules");
+        LW_EXPECT_ERROR(plan.shrink(0, std::vector<int>{7}, x.p, stream.s), "module index 7");
+        LW_EXPECT_ERROR(plan.shrink(0, std::vector<int>{0}, reinterpret_cast<const std::byte*>(x.p) + 2, stream.s),
+                        "16-byte aligned");
+        LW_EXPECT_ERROR(plan.expand(0, std::vector<int>{0}, reinterpret_cast<std::byte*>(y.p) + 2, 128, stream.s),
+                        "16-byte aligned");
         lw::cuda::check(cudaStreamSynchronize(stream.s), "no launch went wrong");
     }
 

@@ -97,9 +97,18 @@ cuda::DevicePagedKv CudaModelRunner::paged_kv() const {
 
 void CudaModelRunner::project(int layer, std::initializer_list<int> modules, const void* x, const void* w, int in,
                               void* y, int out, int tokens) {
+    const cudaStream_t stream = backend_.stream();
+    const std::span<const int> adapted(modules.begin(), modules.size());
+    // The LoRA shrink reads only x: it runs beside the GEMM, which leaves SMs and
+    // bandwidth to spare while its last tiles finish.
+    const bool lora = lora_.adapts(adapted);
+    if (lora) lora_.shrink(layer, adapted, x, lora_stream_.fork(stream));
     cuda::gemm(backend_.cublas(), {dtype_, x, w, y, tokens, in, out, out, false},
                linear_module_names()[static_cast<std::size_t>(*modules.begin())].c_str());
-    if (lora_.active()) lora_.apply(layer, std::span(modules.begin(), modules.size()), x, y, out, backend_.stream());
+    if (lora) {
+        lora_stream_.join(stream);
+        lora_.expand(layer, adapted, y, out, stream);
+    }
 }
 
 int CudaModelRunner::run(const StepBatch& batch) {
@@ -123,7 +132,7 @@ int CudaModelRunner::run(const StepBatch& batch) {
     // for the same counts: replay it.
     if (decode && use_graphs_ && inputs_.logit_count() == tokens.num_seqs) {
         try {
-            graphs_.launch({tokens.num_seqs, lora_.active(), splits}, stream, [&] { record_step(splits); });
+            graphs_.launch({tokens.num_seqs, lora_.adapted_modules(), splits}, stream, [&] { record_step(splits); });
             return static_cast<int>(wanting);
         } catch (const Error& e) {
             // Graphs only save launch time: without them the step still runs.

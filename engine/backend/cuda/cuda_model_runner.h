@@ -14,6 +14,7 @@
 #include "backend/cuda/decode_graphs.h"
 #include "backend/cuda/device_weights.h"
 #include "backend/cuda/lora_plan.h"
+#include "backend/cuda/side_stream.h"
 #include "backend/cuda/step_inputs.h"
 #include "sampling.h"
 
@@ -56,6 +57,7 @@ private:
     cuda::DeviceWeights weights_;
     cuda::CudaBuffer inv_freq_;  // rope frequencies, fp32
     cuda::LoraPlan lora_;
+    cuda::SideStream lora_stream_;  // LoRA shrinks, beside their projection's GEMM
     cuda::StepInputs inputs_;
     cuda::DecodeGraphs graphs_;
     bool use_graphs_;  // the backend's option, until a capture fails

@@ -1,5 +1,5 @@
 // Decode steps as CUDA graphs: the kernels of a decode step depend only on how many
-// sequences it holds, whether any has an adapter and the attention's split count (every
+// sequences it holds, which modules its adapters adapt and the attention's split count (every
 // other input sits in fixed device buffers that the step rewrites before the launch), so
 // the launch sequence is captured once per such key and replayed: one graph launch
 // instead of hundreds of kernel launches per step.
@@ -7,6 +7,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <tuple>
@@ -15,7 +16,7 @@ namespace lw::cuda {
 
 struct DecodeGraphKey {
     int seqs = 0;
-    bool lora = false;
+    std::uint32_t lora_modules = 0;  // LoraPlan::adapted_modules()
     int kv_splits = 1;
     auto operator<=>(const DecodeGraphKey&) const = default;
 };

@@ -90,7 +90,12 @@ void LoraPlan::build_step(const StepBatch& batch, cudaStream_t stream) {
     item_count_ = 0;
     token_count_ = 0;
     launch_items_ = 0;
+    modules_ = 0;
 
+    // A decode step (a token per sequence) takes items of one token: see kLoraDecodeTokensPerItem.
+    const bool decode = std::all_of(batch.sequences.begin(), batch.sequences.end(),
+                                    [](const StepSequence& s) { return s.tokens.size() == 1; });
+    tokens_per_item_ = decode ? kLoraDecodeTokensPerItem : kLoraTokensPerItem;
     auto* items = items_host_.as<LoraWorkItem>();
     int item_count = 0;
     int token = 0;
@@ -102,11 +107,12 @@ void LoraPlan::build_step(const StepBatch& batch, cudaStream_t stream) {
                  limits_.max_tokens);
         if (sequence.adapter) {
             const int slot = slot_for(*sequence.adapter, i, stream);
+            modules_ |= slots_[static_cast<std::size_t>(slot)].modules;
             for (int t = token; t < token + n; ++t) {
                 LoraWorkItem* last = item_count > 0 ? &items[item_count - 1] : nullptr;
                 // A sequence continues the previous one's item when it shares the adapter.
                 if (last && last->slot == slot && last->first_token + last->tokens == t &&
-                    last->tokens < kLoraTokensPerItem)
+                    last->tokens < tokens_per_item_)
                     ++last->tokens;
                 else
                     items[item_count++] = LoraWorkItem{t, 1, slot, 0};
@@ -120,7 +126,7 @@ void LoraPlan::build_step(const StepBatch& batch, cudaStream_t stream) {
     // The items up to it go up every step, unused ones empty, even when none is used, so
     // that a graph captured earlier finds nothing to do.
     const auto sequences = static_cast<int>(batch.sequences.size());
-    launch_items_ = std::min(token, (token + kLoraTokensPerItem - 1) / kLoraTokensPerItem + sequences);
+    launch_items_ = std::min(token, (token + tokens_per_item_ - 1) / tokens_per_item_ + sequences);
     std::fill(items + item_count, items + launch_items_, LoraWorkItem{});
     token_count_ = token;
     item_count_ = item_count;
@@ -172,8 +178,13 @@ void LoraPlan::upload_slot(int slot_index, const PooledAdapter& adapter, std::si
 
     const auto slot = static_cast<std::size_t>(slot_index);
     const auto layers = static_cast<std::size_t>(config_.num_layers);
+    const auto max_rank = static_cast<std::size_t>(limits_.max_rank);
     LoraModuleEntry* modules = modules_host_.as<LoraModuleEntry>() + slot * layers * kLoraModules;
     std::fill(modules, modules + layers * kLoraModules, LoraModuleEntry{});
+    // Each module's rows at their fixed place (see LoraStepTables), null past its rank.
+    const void** rows = rows_host_.as<const void*>() + slot * static_cast<std::size_t>(rows_per_slot_);
+    std::fill(rows, rows + rows_per_slot_, nullptr);
+    std::uint32_t adapted = 0;
     for (const PooledModule& m : adapter.modules) {
         if (m.layer < 0 || m.layer >= config_.num_layers || m.module < 0 || m.module >= kLoraModules)
             fail(who, ": module ", m.module, " of layer ", m.layer, " is not in the model's ", config_.num_layers,
@@ -187,35 +198,41 @@ void LoraPlan::upload_slot(int slot_index, const PooledAdapter& adapter, std::si
                  limits_.max_rank, " (max_rank)");
         if (static_cast<std::size_t>(m.first_row) + 2 * static_cast<std::size_t>(m.rank) > adapter.rows.size())
             fail(who, ": layer ", m.layer, " ", module_name(m.module), " has rows beyond its row table");
-        modules[static_cast<std::size_t>(m.layer) * kLoraModules + static_cast<std::size_t>(m.module)] =
-            LoraModuleEntry{m.rank, m.first_row, m.scale, 0};
-    }
-
-    const void** rows = rows_host_.as<const void*>() + slot * static_cast<std::size_t>(rows_per_slot_);
-    for (std::size_t i = 0; i < adapter.rows.size(); ++i) {
-        const RowRef ref = adapter.rows[i];
-        if (ref.page >= page_count_ || ref.offset % 16 != 0 || ref.offset >= page_stride_)
-            fail(who, ": row ", i, " at page ", ref.page, " offset ", ref.offset,
-                 " is not a 16-byte aligned place in the pool's ", page_count_, " pages");
-        rows[i] = pool_base_ + static_cast<std::size_t>(ref.page) * page_stride_ + ref.offset;
+        const std::size_t entry = static_cast<std::size_t>(m.layer) * kLoraModules + static_cast<std::size_t>(m.module);
+        modules[entry] = LoraModuleEntry{m.rank, m.scale};
+        adapted |= 1u << m.module;
+        for (int r = 0; r < 2 * m.rank; ++r) {
+            const std::size_t i = m.first_row + static_cast<std::size_t>(r);
+            const RowRef ref = adapter.rows[i];
+            if (ref.page >= page_count_ || ref.offset % 16 != 0 || ref.offset >= page_stride_)
+                fail(who, ": row ", i, " at page ", ref.page, " offset ", ref.offset,
+                     " is not a 16-byte aligned place in the pool's ", page_count_, " pages");
+            const std::size_t half = static_cast<std::size_t>(r / m.rank), row = static_cast<std::size_t>(r % m.rank);
+            rows[(entry * 2 + half) * max_rank + row] =
+                pool_base_ + static_cast<std::size_t>(ref.page) * page_stride_ + ref.offset;
+        }
     }
 
     check(cudaMemcpyAsync(modules_device_.as<LoraModuleEntry>() + slot * layers * kLoraModules, modules,
                           layers * kLoraModules * sizeof(LoraModuleEntry), cudaMemcpyHostToDevice, stream),
           "LoRA plan: uploading an adapter's module table");
     check(cudaMemcpyAsync(rows_device_.as<const void*>() + slot * static_cast<std::size_t>(rows_per_slot_), rows,
-                          adapter.rows.size() * sizeof(void*), cudaMemcpyHostToDevice, stream),
+                          static_cast<std::size_t>(rows_per_slot_) * sizeof(void*), cudaMemcpyHostToDevice, stream),
           "LoRA plan: uploading an adapter's row table");
 
     Slot& s = slots_[slot];
     s.adapter_id = adapter.id;
     s.pages = adapter.pages;
     s.rows = adapter.rows.size();
+    s.modules = adapted;
     s.occupied = true;
 }
 
-void LoraPlan::apply(int layer, std::span<const int> modules, const void* x, void* y, int y_stride,
-                     cudaStream_t stream) {
+bool LoraPlan::adapts(std::span<const int> modules) const {
+    return std::any_of(modules.begin(), modules.end(), [&](int m) { return m >= 0 && m < 32 && (modules_ >> m & 1u); });
+}
+
+LoraProjection LoraPlan::projection(int layer, std::span<const int> modules) const {
     if (modules.empty() || modules.size() > static_cast<std::size_t>(kLoraMaxFused))
         fail("LoRA plan: layer ", layer, " projection fuses ", modules.size(), " modules (1 to ", kLoraMaxFused,
              " allowed)");
@@ -238,18 +255,33 @@ void LoraPlan::apply(int layer, std::span<const int> modules, const void* x, voi
         projection.out_offset[i] = offset;
         offset += shape.out_features;
     }
-    if (y_stride < offset)
-        fail("LoRA plan: layer ", layer, " output rows of ", y_stride, " values cannot hold the fused ", offset);
-    if (item_count_ == 0) return;
+    return projection;
+}
 
+LoraStepTables LoraPlan::tables() const {
     LoraStepTables tables;
     tables.items = items_device_.as<const LoraWorkItem>();
     tables.modules = modules_device_.as<const LoraModuleEntry>();
     tables.rows = rows_device_.as<const void* const>();
     tables.num_layers = config_.num_layers;
-    tables.rows_per_slot = rows_per_slot_;
-    lora_shrink_expand(tables, projection, dtype_, x, y, y_stride, scratch_.as<float>(), token_count_, limits_.max_rank,
-                       launch_items_, stream);
+    tables.max_rank = limits_.max_rank;
+    tables.tokens_per_item = tokens_per_item_;
+    return tables;
+}
+
+void LoraPlan::shrink(int layer, std::span<const int> modules, const void* x, cudaStream_t stream) {
+    const LoraProjection p = projection(layer, modules);
+    if (!adapts(modules)) return;
+    lora_shrink(tables(), p, dtype_, x, scratch_.as<float>(), token_count_, launch_items_, stream);
+}
+
+void LoraPlan::expand(int layer, std::span<const int> modules, void* y, int y_stride, cudaStream_t stream) {
+    const LoraProjection p = projection(layer, modules);
+    const int width = p.out_offset[p.count - 1] + p.out_features[p.count - 1];
+    if (y_stride < width)
+        fail("LoRA plan: layer ", layer, " output rows of ", y_stride, " values cannot hold the fused ", width);
+    if (!adapts(modules)) return;
+    lora_expand(tables(), p, dtype_, scratch_.as<float>(), y, y_stride, token_count_, launch_items_, stream);
 }
 
 }  // namespace lw::cuda

@@ -1,18 +1,21 @@
 // The CUDA model runner's LoRA: once per step, prepare() turns the batch into work items
-// (runs of at most kLoraTokensPerItem tokens of one adapter) and makes sure every adapter
-// in it has a device table of its rows' addresses in the pool; then apply() adds
-// scale * (x A^T) B^T of each token's adapter to a projection's output, one shrink and
-// one expand launch for a whole (possibly fused: q|k|v, gate|up) projection.
+// (runs of at most kLoraTokensPerItem tokens of one adapter, of one in a decode step) and
+// makes sure every adapter in it has a device table of its rows' addresses in the pool;
+// then shrink() and expand() add scale * (x A^T) B^T of each token's adapter to a
+// projection's output, one launch each for a whole (possibly fused: q|k|v, gate|up)
+// projection.
 //
 // Per-adapter tables are cached in slots (an adapter keeps its slot while its pool pages
 // stay the same), so a step uploads only its work items plus the tables of adapters new
 // to the plan. Every device buffer is allocated once, in the constructor, and a launch's
 // shape depends only on the batch's token and sequence counts, never on which adapters
 // it holds: a decode step captured as a CUDA graph replays correctly for any batch of the
-// same counts once prepare() has refreshed the tables (prepare itself is not captured).
-// apply() launches nothing in a step without adapted tokens, so a graph captured from
-// such a step holds no LoRA launches; one captured with adapters and replayed on a step
-// without them finds only empty items. prepare() and apply() use the same stream.
+// same counts and adapted modules once prepare() has refreshed the tables (prepare itself
+// is not captured). Nothing is launched for a projection that no adapter of the step
+// adapts (none at all in a step without adapters), so a graph captured from a step holds
+// launches for its adapted modules only; one replayed on a step without adapters finds
+// only empty items. prepare() and expand() use the same stream; shrink() may use another
+// that the caller orders after prepare().
 #pragma once
 
 #include "backend/backend.h"
@@ -57,23 +60,38 @@ public:
     // Whether the prepared step has any token with an adapter.
     bool active() const { return item_count_ > 0; }
 
+    // The modules (bit i: linear_module_names()[i]) that some adapter of the prepared step
+    // adapts: with the token and sequence counts, what a step's launches depend on.
+    std::uint32_t adapted_modules() const { return modules_; }
+
+    // Whether an adapter of the prepared step adapts one of `modules`: otherwise shrink()
+    // and expand() launch nothing for them.
+    bool adapts(std::span<const int> modules) const;
+
     // y[token][slice of modules[i]] += scale * (x[token] A^T) B^T for each token whose
-    // adapter adapts modules[i] of `layer`. `modules` (at most 3, indices into
-    // linear_module_names()) share one input: x is [tokens][in_features], dense; y is
+    // adapter adapts modules[i] of `layer`, in two launches: shrink() reads x (it may run
+    // on another stream beside the projection's own GEMM), expand() adds to y once the
+    // shrink and the GEMM are done (the caller orders them). `modules` (at most 3, indices
+    // into linear_module_names()) share one input: x is [tokens][in_features], dense; y is
     // [tokens][y_stride] holding the modules' outputs side by side in the order given.
-    // Both are device memory of the prepared step's token count, in the plan's dtype.
-    void apply(int layer, std::span<const int> modules, const void* x, void* y, int y_stride, cudaStream_t stream);
+    // Both are device memory of the prepared step's token count, in the plan's dtype. The
+    // shrink of one projection must be followed by its expand before the next shrink.
+    void shrink(int layer, std::span<const int> modules, const void* x, cudaStream_t stream);
+    void expand(int layer, std::span<const int> modules, void* y, int y_stride, cudaStream_t stream);
 
 private:
     struct Slot {
         std::uint64_t adapter_id = 0;
         std::vector<PageId> pages;  // with the id, what the cached row addresses depend on
         std::size_t rows = 0;
+        std::uint32_t modules = 0;    // bit per module the adapter adapts in any layer
         std::uint64_t last_step = 0;  // the last step that used it: never evicted in that step
         bool occupied = false;
     };
 
     void build_step(const StepBatch& batch, cudaStream_t stream);
+    LoraProjection projection(int layer, std::span<const int> modules) const;  // checked
+    LoraStepTables tables() const;
     int slot_for(const PooledAdapter& adapter, std::size_t sequence, cudaStream_t stream);
     void upload_slot(int slot, const PooledAdapter& adapter, std::size_t sequence, cudaStream_t stream);
 
@@ -88,7 +106,7 @@ private:
     // Device tables (LoraStepTables points into them) and their pinned host mirrors.
     CudaBuffer items_device_, items_host_;      // the work items, launch_items_ of them
     CudaBuffer modules_device_, modules_host_;  // [slot][layer][7] LoraModuleEntry
-    CudaBuffer rows_device_, rows_host_;        // [slot][rows_per_slot] row addresses
+    CudaBuffer rows_device_, rows_host_;        // [slot][layer][module][2][max_rank] row addresses
     CudaBuffer scratch_;                        // shrink output: [tokens][kLoraMaxFused][max_rank] floats
     cudaEvent_t uploaded_ = nullptr;            // the last upload's copies have been read
 
@@ -98,6 +116,8 @@ private:
     int item_count_ = 0;
     int launch_items_ = 0;  // grid size: a bound that depends only on token and sequence counts
     int token_count_ = 0;
+    int tokens_per_item_ = kLoraTokensPerItem;
+    std::uint32_t modules_ = 0;  // adapted_modules()
 };
 
 }  // namespace lw::cuda
