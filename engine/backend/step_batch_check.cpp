@@ -42,10 +42,11 @@ void check_adapter(const PooledAdapter& adapter, std::size_t sequence, const Mod
 }  // namespace
 
 std::size_t check_step_batch(const StepBatch& batch, const ModelConfig& config, const KvLayout& layout,
-                             const StepBatchLimits& limits) {
+                             const StepBatchLimits& limits, CheckedAdapters& checked) {
     std::size_t wanting = 0;
     std::set<const KvBlockTable*> tables;
     std::set<const PooledAdapter*> adapters;
+    CheckedAdapters passed;
     for (std::size_t i = 0; i < batch.sequences.size(); ++i) {
         const StepSequence& s = batch.sequences[i];
         if (s.tokens.empty()) fail("sequence ", i, ": no tokens to run");
@@ -64,9 +65,18 @@ std::size_t check_step_batch(const StepBatch& batch, const ModelConfig& config, 
         for (PageId p : s.kv->pages)
             if (p >= limits.page_count)
                 fail("sequence ", i, ": KV page ", p, " is outside the pool of ", limits.page_count);
-        if (s.adapter && adapters.insert(s.adapter).second) check_adapter(*s.adapter, i, config, limits);
+        if (s.adapter && adapters.insert(s.adapter).second) {
+            auto known = checked.pages_by_id.extract(s.adapter->id);
+            if (known.empty() || known.mapped() != s.adapter->pages) {
+                check_adapter(*s.adapter, i, config, limits);
+                passed.pages_by_id.insert_or_assign(s.adapter->id, s.adapter->pages);
+            } else {
+                passed.pages_by_id.insert(std::move(known));
+            }
+        }
         wanting += s.wants_logits;
     }
+    checked = std::move(passed);
     return wanting;
 }
 

@@ -81,8 +81,9 @@ void CpuModelRunner::project(int layer, int module, const float* x, int rows, fl
 }
 
 void CpuModelRunner::forward(const StepBatch& batch, std::span<float> logits) {
-    const std::size_t wanting = check_step_batch(
-        batch, config_, kv_layout_, StepBatchLimits{backend_.page_count(), backend_.page_bytes(), DType::F32});
+    const std::size_t wanting =
+        check_step_batch(batch, config_, kv_layout_,
+                         StepBatchLimits{backend_.page_count(), backend_.page_bytes(), DType::F32}, checked_adapters_);
     if (logits.size() != wanting * static_cast<std::size_t>(config_.vocab_size))
         fail("logits buffer has ", logits.size(), " floats, ", wanting, " sequences want ", config_.vocab_size,
              " each");

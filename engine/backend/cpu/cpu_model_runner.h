@@ -11,6 +11,7 @@
 #include "backend/cpu/lora_apply.h"
 #include "backend/cpu/rope.h"
 #include "backend/cpu/weight_matrix.h"
+#include "backend/step_batch_check.h"
 
 #include <array>
 #include <vector>
@@ -49,6 +50,7 @@ private:
     ModelConfig config_;
     CpuBackend& backend_;
     KvLayout kv_layout_;
+    CheckedAdapters checked_adapters_;
     Rope rope_;
     WeightMatrix embedding_;  // [vocab][hidden]
     std::vector<Layer> layers_;

@@ -113,8 +113,8 @@ void CudaModelRunner::project(int layer, std::initializer_list<int> modules, con
 
 int CudaModelRunner::run(const StepBatch& batch) {
     const ModelConfig& c = config_;
-    const std::size_t wanting =
-        check_step_batch(batch, c, kv_layout_, StepBatchLimits{backend_.page_count(), backend_.page_bytes(), dtype_});
+    const std::size_t wanting = check_step_batch(
+        batch, c, kv_layout_, StepBatchLimits{backend_.page_count(), backend_.page_bytes(), dtype_}, checked_adapters_);
     const cudaStream_t stream = backend_.stream();
     backend_.order_uploads_before_compute();
     inputs_.upload(batch, stream);

@@ -16,6 +16,7 @@
 #include "backend/cuda/lora_plan.h"
 #include "backend/cuda/side_stream.h"
 #include "backend/cuda/step_inputs.h"
+#include "backend/step_batch_check.h"
 #include "sampling.h"
 
 #include <memory>
@@ -54,6 +55,7 @@ private:
     CudaBackend& backend_;
     DType dtype_;
     KvLayout kv_layout_;
+    CheckedAdapters checked_adapters_;
     cuda::DeviceWeights weights_;
     cuda::CudaBuffer inv_freq_;  // rope frequencies, fp32
     cuda::LoraPlan lora_;
