@@ -1,6 +1,6 @@
 // Device-side helpers the activation kernels share: fp16/bf16 values read as fp32 and
 // written back rounded to nearest even, a dispatch from lw::DType to the CUDA type,
-// and a block-wide fp32 sum.
+// vectors of values moved as one access, and a block-wide fp32 sum.
 #pragma once
 
 #include "core/dtype.h"
@@ -27,6 +27,12 @@ __device__ __forceinline__ T from_f32(float v) {
     else
         return __float2bfloat16_rn(v);
 }
+
+// kVec consecutive values moved as one access (16 bytes for 8 halves).
+template <class T, int kVec>
+struct alignas(sizeof(T) * kVec) Chunk {
+    T v[kVec];
+};
 
 // Calls fn(T{}) with T = __half or __nv_bfloat16 for `dtype`; throws naming `who` otherwise.
 template <class Fn>

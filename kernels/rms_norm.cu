@@ -11,12 +11,6 @@ namespace {
 constexpr int kThreads = 256;
 constexpr int kCached = 4;  // chunks a thread keeps in registers between the two passes
 
-// kVec consecutive values moved as one access (16 bytes for 8 halves).
-template <class T, int kVec>
-struct alignas(sizeof(T) * kVec) Chunk {
-    T v[kVec];
-};
-
 // x (+ delta, rounded and stored back) for chunk c of a row; adds its squares to sum_sq.
 template <class T, int kVec>
 __device__ __forceinline__ Chunk<T, kVec> residual_chunk(Chunk<T, kVec>* __restrict__ row,

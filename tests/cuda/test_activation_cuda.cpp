@@ -20,7 +20,7 @@ private slots:
         LW_REQUIRE_GPU();
         std::mt19937 rng(11);
         for (DType dtype : {DType::F16, DType::BF16})
-            for (auto [tokens, ffn] : {std::pair{1, 11008}, {7, 333}, {64, 1536}, {0, 8}}) {
+            for (auto [tokens, ffn] : {std::pair{1, 11008}, {7, 333}, {64, 1536}, {0, 8}, {70000, 16}}) {
                 const auto gate_up = random_half(dtype, static_cast<std::size_t>(tokens) * 2 * ffn, rng, -6.0f, 6.0f);
                 DeviceArray<std::uint16_t> din(gate_up), dout(static_cast<std::size_t>(tokens) * ffn);
                 cuda::silu_mul(dtype, din.get(), dout.get(), tokens, ffn, nullptr);
