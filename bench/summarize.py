@@ -68,6 +68,20 @@ def main():
                      f"{cache['pool']['loads']}, host loads {cache['host']['loads']}",
                      "> S-LoRA (S1 7.6-8.0, S2 6.7-7.5 req/s)", None))
 
+    resident, working = load(folder, "ws-resident"), load(folder, "ws-4x")
+    if resident and working:
+        r, w = resident["results"], working["results"]
+        pool = w["adapter_cache"]["pool"]
+        per_load = pool["load_seconds"] / pool["loads"] * 1e3 if pool["loads"] else None
+        ratio = w["ttft_seconds"]["p50"] / r["ttft_seconds"]["p50"] if r["ttft_seconds"]["p50"] else None
+        rows.append(("TTFT, working set 4x the pool vs all resident",
+                     f"p50 {fmt(w['ttft_seconds']['p50'] * 1e3)} vs {fmt(r['ttft_seconds']['p50'] * 1e3)} ms "
+                     f"= {fmt(ratio, 2)}x, p99 {fmt(w['ttft_seconds']['p99'] * 1e3)} vs "
+                     f"{fmt(r['ttft_seconds']['p99'] * 1e3)} ms; {pool['loads']} pool loads, "
+                     f"{fmt(per_load, 2)} ms each; ITL p99 {fmt(w['itl_seconds']['p99'] * 1e3)} vs "
+                     f"{fmt(r['itl_seconds']['p99'] * 1e3)} ms",
+                     "<= 2x", ratio is not None and ratio <= 2.0))
+
     device = next((r.get("device") for r in raw.values() if "device" in r), "?")
     print(f"\nlora-bench summary on {device}")
     width = max((len(r[0]) for r in rows), default=10)

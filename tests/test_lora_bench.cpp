@@ -148,6 +148,26 @@ private slots:
         QVERIFY(cache["pool"]["evictions"].get<int>() > 0);
         QVERIFY(cache["host"]["loads"].get<int>() > 0);
     }
+    void traceFromAWarmPool() {
+        // Every adapter fits the pool: warmed first, the trace never loads one, and the
+        // cache figures are the trace's own (the warm-up's loads are not counted).
+        const lw::TempDir dir("lora-bench-test");
+        const auto json = dir.path() / "trace.json";
+        const lw::test::ProcessRun r =
+            bench(QStringList{"trace"} + kTiny +
+                  QStringList{"--rate", "30", "--duration", "1", "--input-len", "8:24", "--output-len", "4:16",
+                              "--adapters", "4", "--max-loras", "4", "--max-cpu-loras", "4", "--warm-pool",
+                              "--adapter-cache", arg(dir.path() / "cache"), "--json", arg(json)});
+        QVERIFY2(r.exit_code == 0, qPrintable(r.out));
+        const nlohmann::json res = read_json(json)["results"];
+        QVERIFY(res["warm_pool"].get<bool>());
+        const int sent = res["requests_sent"];
+        QCOMPARE(res["requests_finished"].get<int>(), sent);
+        const nlohmann::json& pool = res["adapter_cache"]["pool"];
+        QVERIFY2(pool["loads"].get<int>() == 0 && pool["misses"].get<int>() == 0 && pool["hits"].get<int>() > 0,
+                 qPrintable(QString::fromStdString(pool.dump())));
+        QCOMPARE(pool["resident"].get<int>(), 4);
+    }
     void badArguments() {
         struct Case {
             QStringList args;

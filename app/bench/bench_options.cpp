@@ -56,6 +56,9 @@ trace (S-LoRA's workload: Poisson arrivals):
   --output-len A:B          generated lengths, uniform (default 8:512)
   --popularity uniform|zipf:ALPHA  which adapter a request uses (default uniform)
   --slo-ttft S              time-to-first-token objective (default 6)
+  --warm-pool               before the arrivals, a 1-token request for each adapter in
+                            turn, so that the trace starts with the pool holding the
+                            last max_loras of them (not measured)
 
   --timeout S               throughput: the measured round's limit (an error past it);
                             trace: after the last arrival, what still runs is cancelled
@@ -254,6 +257,8 @@ ParsedArgs parse_bench_args(const std::vector<std::string>& args) {
             o.popularity = parse_popularity(value());
         } else if (arg == "--slo-ttft") {
             o.slo_ttft = parse_positive(arg, value());
+        } else if (arg == "--warm-pool") {
+            o.warm_pool = true;
         } else if (arg == "--timeout") {
             o.timeout = parse_positive(arg, value());
         } else if (arg == "--json") {

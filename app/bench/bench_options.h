@@ -51,7 +51,8 @@ struct BenchOptions {
     IntRange input_len{8, 512};
     IntRange output_len{8, 512};
     Popularity popularity;
-    double slo_ttft = 6.0;  // seconds
+    double slo_ttft = 6.0;   // seconds
+    bool warm_pool = false;  // a 1-token request per adapter before the arrivals
 
     // throughput: the measured round's limit; trace: how long after the last arrival
     // what still runs may take before it is cancelled (and counted as missing the SLO)

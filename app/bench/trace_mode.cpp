@@ -52,6 +52,43 @@ double seconds(BenchClock::duration d) {
     return std::chrono::duration<double>(d).count();
 }
 
+BenchClock::duration after(double s) {
+    return std::chrono::duration_cast<BenchClock::duration>(std::chrono::duration<double>(s));
+}
+
+// What a tier did since `before` (residency as it is now).
+AdapterTierStats since(AdapterTierStats now, const AdapterTierStats& before) {
+    now.hits -= before.hits;
+    now.misses -= before.misses;
+    now.loads -= before.loads;
+    now.failed_loads -= before.failed_loads;
+    now.evictions -= before.evictions;
+    now.load_seconds -= before.load_seconds;
+    return now;
+}
+
+// --warm-pool: a 1-token request per adapter, in order, so that the trace starts as after
+// a long run over all of them: the host tier holding what it has room for, the pool the
+// most recently used.
+void warm_pool(BenchSetup& s, const BenchOptions& o) {
+    std::vector<GenerationRequest> requests;
+    for (std::size_t i = 0; i < s.adapter_names.size(); ++i) {
+        GenerationRequest r;
+        r.model = s.adapter_names[i];
+        r.prompt = random_prompt(8, s.config.vocab_size, o.seed * 7919u + i);
+        r.sampling.temperature = 0.0f;
+        r.max_tokens = 1;
+        r.ignore_eos = true;
+        requests.push_back(std::move(r));
+    }
+    RequestTracker warm(*s.engine);
+    warm.submit(std::move(requests));
+    if (!warm.wait_all(BenchClock::now() + after(o.timeout)))
+        fail("--warm-pool: the warm-up requests did not finish within --timeout (", o.timeout, " s)");
+    for (const TrackedRequest& r : warm.requests())
+        if (r.finish == FinishReason::Error) fail("--warm-pool: a warm-up request for ", r.model, " failed: ", r.error);
+}
+
 }  // namespace
 
 nlohmann::json run_trace(BenchSetup& s, const BenchOptions& o) {
@@ -64,12 +101,13 @@ nlohmann::json run_trace(BenchSetup& s, const BenchOptions& o) {
     if (o.input_len.max >= context)
         fail("--input-len up to ", o.input_len.max, " does not fit ", o.model, "'s context of ", context, " tokens");
 
+    if (o.warm_pool) warm_pool(s, o);
+    const MetricsSnapshot before = engine.metrics();
     RequestTracker tracker(engine);
     const auto start = BenchClock::now();
     for (std::size_t i = 0; i < schedule.size(); ++i) {
         const Arrival& a = schedule[i];
-        std::this_thread::sleep_until(
-            start + std::chrono::duration_cast<BenchClock::duration>(std::chrono::duration<double>(a.at)));
+        std::this_thread::sleep_until(start + after(a.at));
         GenerationRequest r;
         r.model = a.adapter >= 0 ? s.adapter_names[static_cast<std::size_t>(a.adapter)] : s.base;
         r.prompt = random_prompt(a.input, s.config.vocab_size, o.seed * 1000003u + i);
@@ -79,8 +117,7 @@ nlohmann::json run_trace(BenchSetup& s, const BenchOptions& o) {
         tracker.submit({std::move(r)});
     }
     const auto last_arrival = BenchClock::now();
-    const bool drained = tracker.wait_all(
-        last_arrival + std::chrono::duration_cast<BenchClock::duration>(std::chrono::duration<double>(o.timeout)));
+    const bool drained = tracker.wait_all(last_arrival + after(o.timeout));
     if (!drained) tracker.cancel_all();
     const MetricsSnapshot m = engine.metrics();
 
@@ -108,7 +145,10 @@ nlohmann::json run_trace(BenchSetup& s, const BenchOptions& o) {
     const double req_per_s = span > 0.0 ? static_cast<double>(finished) / span : 0.0;
     const double slo = static_cast<double>(met_slo) / static_cast<double>(schedule.size());
     const Percentiles ttft_p = percentiles(ttft), itl_p = percentiles(itl);
-    const AdapterCacheStats& cache = m.adapter_cache;
+    // The trace's own share of the cache's work and the preemptions (not the warm-up's).
+    const AdapterTierStats pool = since(m.adapter_cache.pool, before.adapter_cache.pool);
+    const AdapterTierStats host = since(m.adapter_cache.host, before.adapter_cache.host);
+    const std::uint64_t preemptions = m.preemptions - before.preemptions;
 
     Table t("trace: " + o.model + ", " + fixed(o.rate, 1) + " req/s for " + fixed(o.duration, 0) + " s, " +
             std::to_string(adapters) + " adapters (" +
@@ -122,9 +162,9 @@ nlohmann::json run_trace(BenchSetup& s, const BenchOptions& o) {
     t.row("TTFT", percentiles_ms(ttft_p));
     t.row("inter-token latency", percentiles_ms(itl_p));
     t.row("SLO attainment", fixed(100.0 * slo, 1) + "% with TTFT <= " + fixed(o.slo_ttft, 1) + " s");
-    t.row("adapters in pool", tier_text(cache.pool));
-    t.row("adapters in host RAM", tier_text(cache.host));
-    t.row("preemptions", std::to_string(m.preemptions));
+    t.row("adapters in pool", tier_text(pool));
+    t.row("adapters in host RAM", tier_text(host));
+    t.row("preemptions", std::to_string(preemptions));
     if (!first_error.empty()) t.row("first error", first_error);
     t.print();
 
@@ -146,11 +186,12 @@ nlohmann::json run_trace(BenchSetup& s, const BenchOptions& o) {
             {"slo_ttft_seconds", o.slo_ttft},
             {"slo_attainment", slo},
             {"adapter_cache",
-             {{"pool", tier_json(cache.pool)},
-              {"host", tier_json(cache.host)},
-              {"registered", cache.registered},
-              {"no_room", cache.no_room}}},
-            {"preemptions", m.preemptions},
+             {{"pool", tier_json(pool)},
+              {"host", tier_json(host)},
+              {"registered", m.adapter_cache.registered},
+              {"no_room", m.adapter_cache.no_room - before.adapter_cache.no_room}}},
+            {"warm_pool", o.warm_pool},
+            {"preemptions", preemptions},
             {"first_error", first_error}};
 }
 

@@ -8,7 +8,7 @@
 #   quick: 32 generated tokens, 20 s traces over 1000 adapters (about 4.5 minutes)
 #   full:  128 generated tokens, 120 s traces over 1000 and 2000 adapters (over 10
 #          minutes: run its parts in separate calls)
-#   PART:  throughput, traces, peer (default: all three)
+#   PART:  throughput, traces, workingset, peer (default: all four)
 # LW_BENCH_MODEL (llama-7b), LW_BENCH_POOL_MIB (40960), LW_BENCH_TRACE_ADAPTERS and
 # LW_BENCH_TRACE_SECONDS override the model, the pool and the traces.
 set -uo pipefail
@@ -23,9 +23,9 @@ esac
 trace_seconds=${LW_BENCH_TRACE_SECONDS:-$trace_seconds}
 trace_adapters=${LW_BENCH_TRACE_ADAPTERS:-$trace_adapters}
 parts=" ${*:2} "
-[ "$parts" = "  " ] && parts=" throughput traces peer "
+[ "$parts" = "  " ] && parts=" throughput traces workingset peer "
 for part in $parts; do
-  case $part in throughput | traces | peer) ;; *) echo "bench.sh: unknown part '$part'" >&2; exit 2 ;; esac
+  case $part in throughput | traces | workingset | peer) ;; *) echo "bench.sh: unknown part '$part'" >&2; exit 2 ;; esac
 done
 source scripts/gpu/unpack.sh
 out=${OUT:-$PWD/bench-out}
@@ -73,6 +73,15 @@ if [[ $device == cuda* && $parts == *" traces "* ]]; then
       bench "$s-$n" trace "${engine[@]}" --adapters "$n" --ranks "$ranks" --rate 10 --duration "$trace_seconds" \
         --max-loras 128 --max-cpu-loras 256 --max-num-seqs 256 --timeout "$drain"
     done
+  done
+fi
+if [[ $device == cuda* && $parts == *" workingset "* ]]; then
+  # TTFT when the adapters in use are 4x what the pool holds (max_loras) against all of
+  # them resident: rank-16 adapters (33 MB for llama-7b), all in host RAM, the pool warmed
+  # first, so that the difference is the host -> pool loads.
+  for ws in resident:128 4x:512; do
+    bench "ws-${ws%%:*}" trace "${engine[@]}" --adapters "${ws##*:}" --ranks 16 --rate 10 --duration "$trace_seconds" \
+      --max-loras 128 --max-cpu-loras 512 --max-num-seqs 256 --warm-pool --timeout "$drain"
   done
 fi
 rm -f "$runs/probe.json"

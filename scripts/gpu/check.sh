@@ -18,7 +18,8 @@ for t in "$work"/bin/test_*; do
   totals=$(grep -E '^Totals:' "$work/$name.log" | tail -n 1)
   summary+=("$(printf '%-32s %-7s %s' "$name" "$result" "$totals")")
   [ "$result" = FAILED ] && cat "$work/$name.log"
-  [ -n "${OUT:-}" ] && cp "$work/$name.log" "$OUT/"
 done
+# One file for all the logs: a device call brings back only a few files.
+[ -n "${OUT:-}" ] && tar -C "$work" -czf "$OUT/check-logs.tar.gz" $(cd "$work" && ls test_*.log)
 printf '%s\n' "${summary[@]}"
 exit $status
