@@ -6,6 +6,7 @@
 #include "backend/step_batch_check.h"
 #include "core/error.h"
 #include "memory/kv_layout.h"
+#include "model/synthetic_model.h"
 
 namespace {
 
@@ -13,15 +14,7 @@ constexpr std::size_t kPageBytes = 4096;
 constexpr std::size_t kPages = 64;
 
 lw::ModelConfig small_config() {
-    lw::ModelConfig c;
-    c.num_layers = 2;
-    c.hidden_size = 64;
-    c.num_heads = 4;
-    c.num_kv_heads = 2;
-    c.head_dim = 16;
-    c.intermediate_size = 128;
-    c.vocab_size = 100;
-    return c;
+    return lw::synthetic_model_config("tiny");  // 2 layers of 64, 2 KV heads
 }
 
 // A rank-`rank` adapter of q_proj and o_proj in every layer, its rows packed from page `first_page`.
