@@ -65,6 +65,29 @@ private slots:
         LW_EXPECT_ERROR(lw::adapter_pages_needed(adapter, 4096, lw::DType::I8), "adapter 'qv_r8'", "I8");
     }
 
+    void unalignedTensorsGiveTheSameImage() {
+        // Stored tensors may start anywhere in a file: the same weights at odd addresses
+        // give the same image, whether they are copied as they are or converted.
+        const auto a = lw::load_lora_adapter(lw::test::data_path("peft/regex_targets"));
+        lw::LoraAdapter shifted = a;
+        auto storage = std::make_shared<std::vector<std::byte>>(a.weight_bytes() + 2 * a.modules.size() + 1);
+        std::size_t at = 1;
+        for (lw::LoraModule& m : shifted.modules)
+            for (lw::TensorView* t : {&m.a, &m.b}) {
+                std::memcpy(storage->data() + at, t->data.data(), t->data.size());
+                t->data = std::span<const std::byte>(storage->data() + at, t->data.size());
+                QVERIFY(reinterpret_cast<std::uintptr_t>(t->data.data()) % 2 == 1);
+                at += t->data.size();
+                if (at % 2 == 0) ++at;
+            }
+        shifted.storage.push_back(storage);
+        for (lw::DType dtype : {lw::DType::F16, lw::DType::F32}) {
+            const auto aligned = lw::build_adapter_image(a, 3, 4096, dtype);
+            const auto odd = lw::build_adapter_image(shifted, 3, 4096, dtype);
+            QVERIFY(odd.bytes == aligned.bytes);
+        }
+    }
+
     void rowsReadBackAsTheAdapterWeights_data() {
         QTest::addColumn<QString>("adapter");
         QTest::addColumn<int>("dtype");

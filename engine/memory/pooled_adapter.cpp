@@ -68,7 +68,7 @@ void check_row_dtype(DType dtype, const std::string& who) {
 }
 
 // Writes `values` into `out` converted to `dtype` (F32, F16 or BF16).
-void store_row(std::span<const float> values, DType dtype, std::byte* out) {
+void store_values(std::span<const float> values, DType dtype, std::byte* out) {
     if (dtype == DType::F32) {
         std::memcpy(out, values.data(), values.size() * sizeof(float));
         return;
@@ -77,6 +77,38 @@ void store_row(std::span<const float> values, DType dtype, std::byte* out) {
         const std::uint16_t h = dtype == DType::F16 ? f32_to_f16(values[i]) : f32_to_bf16(values[i]);
         std::memcpy(out + i * 2, &h, 2);
     }
+}
+
+// A module's matrix as elements of the pool's dtype, in its stored layout: the stored
+// bytes themselves when they already are (an fp16 adapter on an fp16 pool, the usual
+// case), else converted once (dequantized to fp32, rounded to `dtype`) into `scratch`.
+std::span<const std::byte> in_dtype(const TensorView& t, DType dtype, std::vector<float>& values,
+                                    std::vector<std::byte>& scratch) {
+    if (t.dtype == dtype && t.data.size() == dtype_bytes(dtype, t.numel())) return t.data;
+    values.resize(static_cast<std::size_t>(t.numel()));
+    dequantize(t, values);
+    scratch.resize(dtype_bytes(dtype, t.numel()));
+    store_values(values, dtype, scratch.data());
+    return scratch;
+}
+
+// Column c of a [rows][cols] matrix of E-sized elements, written contiguously (B's
+// columns are B^T's rows). Elements are copied as bytes: stored tensors may be unaligned.
+template <class E>
+void copy_column_of(const std::byte* matrix, std::size_t rows, std::size_t cols, std::size_t c, std::byte* out) {
+    for (std::size_t r = 0; r < rows; ++r) {
+        E e;
+        std::memcpy(&e, matrix + (r * cols + c) * sizeof(E), sizeof(E));
+        std::memcpy(out + r * sizeof(E), &e, sizeof(E));
+    }
+}
+
+void copy_column(const std::byte* matrix, std::size_t rows, std::size_t cols, std::size_t c, std::size_t elem_bytes,
+                 std::byte* out) {
+    if (elem_bytes == 2)
+        copy_column_of<std::uint16_t>(matrix, rows, cols, c, out);
+    else
+        copy_column_of<std::uint32_t>(matrix, rows, cols, c, out);
 }
 
 }  // namespace
@@ -110,13 +142,16 @@ AdapterImage build_adapter_image(const LoraAdapter& adapter, int num_layers, std
     layout.lookup.assign(static_cast<std::size_t>(std::max(num_layers, 0)), {-1, -1, -1, -1, -1, -1, -1});
 
     RowPlacer placer(page_bytes, dtype, who);
-    auto put_row = [&](std::span<const float> values, const LoraModule& m) {
-        const auto [page, offset] = placer.place(static_cast<std::int64_t>(values.size()), m);
-        store_row(values, dtype, image.bytes.data() + page * page_bytes + offset);
+    // Places the next row of `elems` values and returns where its bytes go.
+    auto place_row = [&](std::size_t elems, const LoraModule& m) {
+        const auto [page, offset] = placer.place(static_cast<std::int64_t>(elems), m);
         layout.rows.push_back({static_cast<PageId>(page), static_cast<std::uint32_t>(offset)});
+        return image.bytes.data() + page * page_bytes + offset;
     };
 
-    std::vector<float> a, b, row;
+    const std::size_t elem_bytes = dtype_bytes(dtype, 1);
+    std::vector<float> values;
+    std::vector<std::byte> a_scratch, b_scratch;
     for (const auto& m : adapter.modules) {
         const int module = module_index(m, who);
         if (m.layer < 0 || m.layer >= num_layers)
@@ -142,16 +177,11 @@ AdapterImage build_adapter_image(const LoraAdapter& adapter, int num_layers, std
             static_cast<int>(layout.modules.size());
         layout.modules.push_back(pm);
 
-        a.resize(rank * in);
-        b.resize(out * rank);
-        dequantize(m.a, a);
-        dequantize(m.b, b);
-        for (std::size_t r = 0; r < rank; ++r) put_row(std::span(a).subspan(r * in, in), m);
-        row.resize(out);
-        for (std::size_t r = 0; r < rank; ++r) {
-            for (std::size_t o = 0; o < out; ++o) row[o] = b[o * rank + r];
-            put_row(row, m);
-        }
+        const std::span<const std::byte> a = in_dtype(m.a, dtype, values, a_scratch);
+        const std::span<const std::byte> b = in_dtype(m.b, dtype, values, b_scratch);
+        for (std::size_t r = 0; r < rank; ++r)
+            std::memcpy(place_row(in, m), a.data() + r * in * elem_bytes, in * elem_bytes);
+        for (std::size_t r = 0; r < rank; ++r) copy_column(b.data(), out, rank, r, elem_bytes, place_row(out, m));
     }
     return image;
 }
