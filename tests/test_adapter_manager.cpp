@@ -135,6 +135,28 @@ private slots:
         QVERIFY(pooled->find(1, 4) != nullptr);
         QVERIFY(pooled->find(0, 4) == nullptr);
         c.manager.release("support-bot");
+        // Once its pool image is built, the host tier keeps the image alone, not the adapter.
+        QCOMPARE(adapter.use_count(), 1L);
+        QCOMPARE(c.tier("support-bot"), lw::AdapterTier::Pool);
+
+        // Registered with its image, the adapter is not kept at all, and it still places.
+        auto with_image = std::make_shared<const lw::LoraAdapter>(lw::load_lora_adapter(adapter_path("qv_r8")));
+        auto image = std::make_shared<const lw::AdapterImage>(
+            lw::build_adapter_image(*with_image, tiny_llama().num_layers, kPageBytes, lw::DType::F32));
+        c.manager.register_loaded_adapter("imaged", with_image, tiny_llama(), image);
+        QCOMPARE(with_image.use_count(), 1L);
+        QCOMPARE(c.tier("imaged"), lw::AdapterTier::Host);
+        QVERIFY(c.pin("imaged") != nullptr);
+        c.manager.release("imaged");
+        // An image for another pool is not used: the adapter is kept to build its own.
+        auto other_pages = std::make_shared<const lw::AdapterImage>(
+            lw::build_adapter_image(*with_image, tiny_llama().num_layers, 2 * kPageBytes, lw::DType::F32));
+        c.manager.register_loaded_adapter("reimaged", with_image, tiny_llama(), other_pages);
+        QCOMPARE(with_image.use_count(), 2L);
+        QVERIFY(c.pin("reimaged") != nullptr);
+        QCOMPARE(with_image.use_count(), 1L);
+        c.manager.release("reimaged");
+
         auto wrong = std::make_shared<const lw::LoraAdapter>(lw::load_lora_adapter(adapter_path("wrong_base")));
         LW_EXPECT_ERROR(c.manager.register_loaded_adapter("other", wrong, tiny_llama()), "wrong_base");
         LW_EXPECT_ERROR(c.manager.register_loaded_adapter("none", nullptr, tiny_llama()), "'none'");

@@ -63,9 +63,10 @@ void AdapterManager::register_loaded_adapter(const std::string& name, std::share
     e.base = std::make_shared<const ModelConfig>(base);
     e.last_used = ++clock_;
     if (count_hosted() + count_loading() < static_cast<std::size_t>(options_.max_cpu_loras)) {
-        e.host = std::move(adapter);
         if (image && image->dtype == backend_.pool_dtype() && image->page_bytes == pool_.page_bytes())
             e.image = std::move(image);
+        else
+            e.host = std::move(adapter);
     }
     names_.emplace(e.id, name);
     entries_.emplace(name, std::move(e));
@@ -90,7 +91,7 @@ AcquireResult AdapterManager::acquire(const std::string& name) {
         e.last_used = ++clock_;
         return AcquireResult{AcquireStatus::Ready, &*e.pooled, {}};
     }
-    if (e.host) return place_in_pool(name, e);
+    if (e.in_host()) return place_in_pool(name, e);
     if (e.loading) return with_status(AcquireStatus::Loading);
     if (!start_load(name, e, true)) {
         ++no_room_;
@@ -112,7 +113,7 @@ void AdapterManager::release(const std::string& name) {
 
 bool AdapterManager::prefetch(const std::string& name) {
     Entry& e = entry(name);
-    if (!e.error.empty() || e.host || e.loading) return false;
+    if (!e.error.empty() || e.in_host() || e.loading) return false;
     return start_load(name, e, false);
 }
 
@@ -128,7 +129,7 @@ std::size_t AdapterManager::evict_idle(std::size_t pages) {
 
 bool AdapterManager::in_memory(const std::string& name) const {
     const Entry& e = entry(name);
-    return e.pooled || e.host;
+    return e.pooled || e.in_host();
 }
 
 std::size_t AdapterManager::pages_to_place(const std::string& name) const {
@@ -144,8 +145,8 @@ std::size_t AdapterManager::poll() {
         Entry& e = entries_.at(name->second);
         e.loading = false;
         if (r.adapter) {
-            e.host = std::move(r.adapter);
             e.image = std::move(r.image);
+            if (!e.image) e.host = std::move(r.adapter);
             e.last_used = ++clock_;
             ++host_stats_.loads;
             host_stats_.load_seconds += r.seconds;
@@ -181,7 +182,7 @@ std::vector<AdapterResidency> AdapterManager::residency() const {
         AdapterResidency r;
         r.name = name;
         r.id = e.id;
-        r.tier = e.pooled ? AdapterTier::Pool : e.host ? AdapterTier::Host : AdapterTier::Disk;
+        r.tier = e.pooled ? AdapterTier::Pool : e.in_host() ? AdapterTier::Host : AdapterTier::Disk;
         r.loading = e.loading;
         r.pins = e.pins;
         r.hits = e.hits;
@@ -211,7 +212,7 @@ const AdapterManager::Entry& AdapterManager::entry(const std::string& name) cons
 
 std::size_t AdapterManager::count_hosted() const {
     return static_cast<std::size_t>(
-        std::count_if(entries_.begin(), entries_.end(), [](const auto& kv) { return kv.second.host != nullptr; }));
+        std::count_if(entries_.begin(), entries_.end(), [](const auto& kv) { return kv.second.in_host(); }));
 }
 
 std::size_t AdapterManager::count_loading() const {
@@ -236,10 +237,12 @@ std::vector<AdapterManager::Entry*> AdapterManager::pool_victims(const Entry* ke
 AcquireResult AdapterManager::place_in_pool(const std::string& name, Entry& e) {
     const DType dtype = backend_.pool_dtype();
     try {
-        // Registration's copy may come without an image: built here once, kept beside the copy.
-        if (!e.image || e.image->dtype != dtype || e.image->page_bytes != pool_.page_bytes())
+        // A copy registered without an image: built here once, and kept instead of the copy.
+        if (!e.image) {
             e.image = std::make_shared<const AdapterImage>(
                 build_adapter_image(*e.host, e.base->num_layers, pool_.page_bytes(), dtype));
+            e.host.reset();
+        }
     } catch (const Error& err) {
         return fail_entry(e, err.what());
     }
@@ -310,7 +313,7 @@ bool AdapterManager::free_host_slot(bool may_evict_pooled) {
     // Host copies alone go first: dropping a pooled adapter's copy costs its pages too.
     Entry* victim = nullptr;
     for (auto& [name, e] : entries_) {
-        if (!e.host || e.pins > 0 || (e.pooled && !may_evict_pooled)) continue;
+        if (!e.in_host() || e.pins > 0 || (e.pooled && !may_evict_pooled)) continue;
         const auto rank = [](const Entry* x) { return std::pair(x->pooled.has_value(), x->last_used); };
         if (!victim || rank(&e) < rank(victim)) victim = &e;
     }

@@ -109,16 +109,20 @@ private:
         std::uint64_t id = 0;
         std::filesystem::path path;
         std::shared_ptr<const ModelConfig> base;
-        std::shared_ptr<const LoraAdapter> host;    // the host-RAM copy
-        std::shared_ptr<const AdapterImage> image;  // its pool pages, built beside the copy
-        std::optional<PooledAdapter> pooled;        // its rows in the pool
-        std::size_t pages = 0;                      // pool pages it takes, as of its last read
+        // The host-RAM copy: its pool pages once built (all a placement needs; the adapter
+        // as read, a file mapping or a buffer as large, is dropped then), else the adapter.
+        std::shared_ptr<const LoraAdapter> host;
+        std::shared_ptr<const AdapterImage> image;
+        std::optional<PooledAdapter> pooled;  // its rows in the pool
+        std::size_t pages = 0;                // pool pages it takes, as of its last read
         int pins = 0;
         std::uint64_t hits = 0, misses = 0;  // this adapter's share of the pool tier's
         bool loading = false;
         bool miss_counted = false;  // the load in flight was started by an acquire's miss
         std::string error;          // a failed load: unusable until registered again
         std::uint64_t last_used = 0;
+
+        bool in_host() const { return host || image; }
     };
 
     Entry& entry(const std::string& name);
