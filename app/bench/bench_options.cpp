@@ -85,12 +85,6 @@ long long parse_integer(const std::string& flag, const std::string& text) {
     return v;
 }
 
-int parse_count(const std::string& flag, const std::string& text, int min, int max) {
-    const long long v = parse_integer(flag, text);
-    if (v < min || v > max) fail(flag, " must be in [", min, ", ", max, "], got ", v);
-    return static_cast<int>(v);
-}
-
 double parse_positive(const std::string& flag, const std::string& text) {
     const double v = parse_number(flag, text);
     if (!(v > 0.0)) fail(flag, " must be positive, got ", text);
@@ -115,13 +109,6 @@ Popularity parse_popularity(const std::string& text) {
     fail("--popularity takes uniform or zipf:ALPHA, got '", text, "'");
 }
 
-DType parse_dtype(const std::string& text) {
-    if (text == "f16") return DType::F16;
-    if (text == "bf16") return DType::BF16;
-    if (text == "f32") return DType::F32;
-    fail("--dtype takes f16, bf16 or f32, got '", text, "'");
-}
-
 std::vector<std::string> split(const std::string& text) {
     std::vector<std::string> out;
     std::size_t start = 0;
@@ -143,6 +130,19 @@ std::filesystem::path default_adapter_cache() {
 }
 
 }  // namespace
+
+int parse_count(const std::string& flag, const std::string& text, int min, int max) {
+    const long long v = parse_integer(flag, text);
+    if (v < min || v > max) fail(flag, " must be in [", min, ", ", max, "], got ", v);
+    return static_cast<int>(v);
+}
+
+DType parse_dtype(const std::string& text) {
+    if (text == "f16") return DType::F16;
+    if (text == "bf16") return DType::BF16;
+    if (text == "f32") return DType::F32;
+    fail("--dtype takes f16, bf16 or f32, got '", text, "'");
+}
 
 std::vector<int> parse_ranks(const std::string& text) {
     std::vector<int> ranks;

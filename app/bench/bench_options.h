@@ -73,6 +73,10 @@ struct ParsedArgs {
 };
 ParsedArgs parse_bench_args(const std::vector<std::string>& args);
 
+// A whole number in [min, max]; throws naming the flag.
+int parse_count(const std::string& flag, const std::string& text, int min, int max);
+// f16, bf16 or f32; throws naming --dtype.
+DType parse_dtype(const std::string& text);
 // "8,16,32" or "8-64" (the powers of two from 8 to 64); throws naming the flag.
 std::vector<int> parse_ranks(const std::string& text);
 // "q,k,v,o" or HF names ("q_proj,gate_proj"); throws naming the flag.

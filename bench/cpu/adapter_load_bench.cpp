@@ -5,7 +5,7 @@
 // Prints one JSON object per rank: milliseconds per load (median and best of --runs) and
 // the adapter's weights in MB/s.
 //
-//   adapter-load-bench --model llama-7b --ranks 8-64 --targets q,k,v,o --runs 5
+//   adapter-load-bench --model llama-7b --ranks 8-64 --targets q,k,v,o --dtype f16 --runs 5
 #include "bench_options.h"
 #include "core/error.h"
 #include "memory/adapter_loader.h"
@@ -32,15 +32,6 @@ struct Options {
     std::filesystem::path cache = std::filesystem::temp_directory_path() / "lw-adapter-load-bench";
 };
 
-int positive(const std::string& flag, const std::string& value) {
-    try {
-        const int n = std::stoi(value);
-        if (n > 0) return n;
-    } catch (const std::exception&) {
-    }
-    lw::fail(flag, " takes a positive whole number, got '", value, "'");
-}
-
 Options parse(int argc, char** argv) {
     Options o;
     for (int i = 1; i < argc; ++i) {
@@ -54,18 +45,11 @@ Options parse(int argc, char** argv) {
         } else if (flag == "--targets") {
             o.targets = lw::bench::parse_targets(value);
         } else if (flag == "--runs") {
-            o.runs = positive(flag, value);
-        } else if (flag == "--pool-dtype") {
-            if (value == "f16")
-                o.pool_dtype = lw::DType::F16;
-            else if (value == "bf16")
-                o.pool_dtype = lw::DType::BF16;
-            else if (value == "f32")
-                o.pool_dtype = lw::DType::F32;
-            else
-                lw::fail("--pool-dtype takes f16, bf16 or f32, got '", value, "'");
+            o.runs = lw::bench::parse_count(flag, value, 1, 1000);
+        } else if (flag == "--dtype") {
+            o.pool_dtype = lw::bench::parse_dtype(value);
         } else if (flag == "--page-kib") {
-            o.page_bytes = static_cast<std::size_t>(positive(flag, value)) * 1024;
+            o.page_bytes = static_cast<std::size_t>(lw::bench::parse_count(flag, value, 1, 1 << 20)) * 1024;
         } else if (flag == "--cache") {
             o.cache = value;
         } else {
