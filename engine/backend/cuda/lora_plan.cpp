@@ -229,7 +229,8 @@ void LoraPlan::upload_slot(int slot_index, const PooledAdapter& adapter, std::si
 }
 
 bool LoraPlan::adapts(std::span<const int> modules) const {
-    return std::any_of(modules.begin(), modules.end(), [&](int m) { return m >= 0 && m < 32 && (modules_ >> m & 1u); });
+    return std::any_of(modules.begin(), modules.end(),
+                       [&](int m) { return m >= 0 && m < kLoraModules && (modules_ >> m & 1u); });
 }
 
 LoraProjection LoraPlan::projection(int layer, std::span<const int> modules) const {
