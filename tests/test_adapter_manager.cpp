@@ -1,7 +1,8 @@
 // The adapter cache over pool, host RAM and disk, with the real tiny PEFT adapters and
 // a backend whose pool lives in host memory: registration checks, pins, LRU evictions,
-// the max_loras / max_cpu_loras limits, asynchronous loads and their failures, exact
-// statistics, and a pool with every page free again at the end.
+// the max_loras / max_cpu_loras limits, asynchronous loads and their failures, prefetches
+// into host RAM and into the pool, upload tickets, exact statistics, and a pool with
+// every page free again at the end.
 #include "support/test_support.h"
 
 #include "backend/backend.h"
@@ -42,6 +43,9 @@ public:
     std::unique_ptr<lw::ModelRunner> load_model(const lw::ModelConfig&, const lw::ModelWeights&) override {
         lw::fail("test host memory runs no models");
     }
+    void order_uploads_before_compute(lw::UploadTicket upto) override { ordered.push_back(upto); }
+
+    std::vector<lw::UploadTicket> ordered;  // tickets that compute was ordered after
 
 private:
     void check(lw::PageId page, std::size_t offset, std::size_t n) const {
@@ -82,6 +86,11 @@ struct Cache {
     lw::AdapterTier tier(const std::string& name) const {
         for (const auto& r : manager.residency())
             if (r.name == name) return r.tier;
+        qFatal("no adapter %s", name.c_str());
+    }
+    int pins(const std::string& name) const {
+        for (const auto& r : manager.residency())
+            if (r.name == name) return r.pins;
         qFatal("no adapter %s", name.c_str());
     }
     lw::AcquireStatus status(const std::string& name) { return manager.acquire(name).status; }
@@ -356,6 +365,114 @@ private slots:
         QCOMPARE(s.host.misses, std::uint64_t(0));
         QCOMPARE(s.host.loads, std::uint64_t(1));
         d.manager.release("layers_subset");
+    }
+    void prefetchPlacesHostCopiesInThePoolUnpinned() {
+        Cache c(400, 2, 4);
+        for (const char* name : {"qv_r8", "regex_targets", "layers_subset"}) c.add(name);
+        QVERIFY(c.manager.prefetch("qv_r8"));
+        QCOMPARE(c.tier("qv_r8"), lw::AdapterTier::Pool);
+        QCOMPARE(c.pins("qv_r8"), 0);
+        QCOMPARE(c.manager.pages_to_place("qv_r8"), std::size_t(0));
+        QVERIFY(!c.manager.prefetch("qv_r8"));  // already there
+        auto s = c.manager.stats();
+        QCOMPARE(s.pool.loads, std::uint64_t(1));
+        QCOMPARE(s.pool.hits + s.pool.misses, std::uint64_t(0));  // no request has looked yet
+        c.manager.poll();
+        // The request it was prefetched for finds it in the pool.
+        const lw::PooledAdapter* qv = c.pin("qv_r8");
+        QVERIFY(qv);
+        QVERIFY(qv->upload > 0);
+        QVERIFY(c.manager.prefetch("regex_targets"));
+        const lw::PooledAdapter* regex = c.pin("regex_targets");
+        QVERIFY(regex);
+        QVERIFY(regex->upload > qv->upload);  // tickets increase with every upload
+        s = c.manager.stats();
+        QCOMPARE(s.pool.hits, std::uint64_t(2));
+        QCOMPARE(s.pool.misses, std::uint64_t(0));
+        QCOMPARE(s.pool.loads, std::uint64_t(2));
+        QCOMPARE(s.host.hits + s.host.misses, std::uint64_t(0));
+        // Both slots pinned: nothing to evict, and max_loras holds.
+        QVERIFY(!c.manager.prefetch("layers_subset"));
+        QCOMPARE(c.tier("layers_subset"), lw::AdapterTier::Host);
+        QCOMPARE(c.manager.stats().no_room, std::uint64_t(0));  // prefetches turn no request away
+        c.manager.release("qv_r8");
+        c.manager.release("regex_targets");
+        c.pool.check_invariants();
+    }
+    void prefetchEvictsIdleAdaptersButNotThoseItsRoundWants() {
+        Cache c(400, 2, 4);
+        for (const char* name : {"qv_r8", "regex_targets", "layers_subset", "all_r4_rslora_bin"}) c.add(name);
+        const lw::UploadTicket qv_upload = c.pin("qv_r8")->upload;
+        c.manager.release("qv_r8");
+        QVERIFY(c.pin("regex_targets"));
+        c.manager.poll();                              // a new scheduling round
+        QVERIFY(c.manager.prefetch("layers_subset"));  // takes idle qv_r8's slot
+        QCOMPARE(c.tier("qv_r8"), lw::AdapterTier::Host);
+        // Its pages may hold KV entries next: compute waits for the upload that wrote them.
+        QCOMPARE(c.backend.ordered, std::vector<lw::UploadTicket>{qv_upload});
+        // regex_targets is pinned and layers_subset wanted by this round: no room.
+        QVERIFY(!c.manager.prefetch("all_r4_rslora_bin"));
+        QCOMPARE(c.tier("layers_subset"), lw::AdapterTier::Pool);
+        QCOMPARE(c.tier("all_r4_rslora_bin"), lw::AdapterTier::Host);
+        QCOMPARE(c.manager.stats().pool.resident, std::size_t(2));
+        c.manager.poll();
+        // Next round, layers_subset went unused: it is evicted like any idle adapter.
+        QVERIFY(c.manager.prefetch("all_r4_rslora_bin"));
+        QCOMPARE(c.tier("layers_subset"), lw::AdapterTier::Host);
+        QCOMPARE(c.tier("regex_targets"), lw::AdapterTier::Pool);
+        auto s = c.manager.stats();
+        QCOMPARE(s.pool.evictions, std::uint64_t(2));
+        QCOMPARE(s.pool.loads, std::uint64_t(4));
+        QCOMPARE(s.pool.resident, std::size_t(2));
+        // Asking for an adapter already pooled counts as a use: the LRU victim is the other.
+        c.manager.release("regex_targets");
+        c.manager.poll();
+        QVERIFY(!c.manager.prefetch("regex_targets"));
+        QVERIFY(c.pin("qv_r8"));
+        QCOMPARE(c.tier("all_r4_rslora_bin"), lw::AdapterTier::Host);
+        QCOMPARE(c.tier("regex_targets"), lw::AdapterTier::Pool);
+        c.manager.release("qv_r8");
+        // A prefetched adapter gives its pages to the KV cache like any idle one.
+        c.manager.poll();
+        QVERIFY(c.manager.prefetch("layers_subset"));
+        QCOMPARE(c.manager.evict_idle(c.pool.page_count()), c.pool.used_by(lw::PageUse::Adapter));
+        s = c.manager.stats();
+        QCOMPARE(s.pool.resident, std::size_t(0));
+        QCOMPARE(s.pool.evictions, std::uint64_t(6));
+        QCOMPARE(c.pool.free_count(), c.pool.page_count());
+        c.pool.check_invariants();
+    }
+    void prefetchKeepsTheHostCopiesItsRoundWants() {
+        Cache c(400, 1, 2);
+        for (const char* name : {"qv_r8", "regex_targets", "all_r4_rslora_bin"}) c.add(name);
+        QVERIFY(c.pin("qv_r8"));  // the only pool slot, and a host slot a prefetch never frees
+        c.manager.poll();
+        QVERIFY(!c.manager.prefetch("regex_targets"));  // no pool slot, but wanted this round
+        QVERIFY(!c.manager.prefetch("all_r4_rslora_bin"));
+        QCOMPARE(c.tier("regex_targets"), lw::AdapterTier::Host);
+        QCOMPARE(c.tier("all_r4_rslora_bin"), lw::AdapterTier::Disk);
+        c.manager.poll();
+        QVERIFY(c.manager.prefetch("all_r4_rslora_bin"));  // another round: regex_targets' copy may go
+        QCOMPARE(c.tier("regex_targets"), lw::AdapterTier::Disk);
+        c.settle();
+        QCOMPARE(c.tier("all_r4_rslora_bin"), lw::AdapterTier::Host);
+        c.manager.release("qv_r8");
+    }
+    void aMissIsCountedOnceWhenAPrefetchPlacesItsAdapter() {
+        Cache c(400, 1, 2);
+        for (const char* name : {"qv_r8", "regex_targets", "layers_subset"}) c.add(name);
+        QCOMPARE(c.status("layers_subset"), lw::AcquireStatus::Loading);  // a miss on both tiers
+        c.settle();
+        QVERIFY(c.manager.prefetch("layers_subset"));
+        QVERIFY(c.pin("layers_subset"));
+        auto s = c.manager.stats();
+        QCOMPARE(s.pool.misses, std::uint64_t(1));
+        QCOMPARE(s.pool.hits, std::uint64_t(0));
+        QCOMPARE(s.host.misses, std::uint64_t(1));
+        QCOMPARE(s.pool.loads, std::uint64_t(1));
+        c.manager.release("layers_subset");
+        c.use("layers_subset");
+        QCOMPARE(c.manager.stats().pool.hits, std::uint64_t(1));
     }
     void evictIdleReclaimsPagesForTheKvCache() {
         Cache c(400, 3, 4);

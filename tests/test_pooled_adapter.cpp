@@ -1,6 +1,7 @@
 // Adapter rows in pool pages: how many pages an adapter takes, that every A row and
 // B^T row reads back as the adapter's weights (in F32, F16 and BF16), that no row
-// straddles a page or overlaps another, and that bad uploads fail naming the adapter.
+// straddles a page or overlaps another, that images take their bytes from the backend's
+// allocator and uploads get increasing tickets, and that bad uploads fail naming the adapter.
 #include "support/test_support.h"
 
 #include "backend/cpu/cpu_backend.h"
@@ -11,6 +12,7 @@
 #include "model/lora_adapter.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <numeric>
@@ -84,7 +86,7 @@ private slots:
         for (lw::DType dtype : {lw::DType::F16, lw::DType::F32}) {
             const auto aligned = lw::build_adapter_image(a, 3, 4096, dtype);
             const auto odd = lw::build_adapter_image(shifted, 3, 4096, dtype);
-            QVERIFY(odd.bytes == aligned.bytes);
+            QVERIFY(std::ranges::equal(odd.bytes.bytes(), aligned.bytes.bytes()));
         }
     }
 
@@ -177,9 +179,11 @@ private slots:
     void anImageUploadsToAnyPagesAsTheDirectUpload() {
         const auto a = lw::load_lora_adapter(lw::test::data_path("peft/all_r4_rslora_bin"));
         const std::size_t page_bytes = 700;
-        const lw::AdapterImage image = lw::build_adapter_image(a, 3, page_bytes, lw::DType::F16);
+        const auto image =
+            std::make_shared<const lw::AdapterImage>(lw::build_adapter_image(a, 3, page_bytes, lw::DType::F16));
         const std::size_t needed = lw::adapter_pages_needed(a, page_bytes, lw::DType::F16);
-        QCOMPARE(image.page_count(), needed);
+        QCOMPARE(image->page_count(), needed);
+        QVERIFY(!image->bytes.pinned());
         // The same rows, whether built here or by upload_adapter, on scattered pages.
         std::vector<lw::PageId> pages;
         for (std::size_t i = 0; i < needed; ++i) pages.push_back(lw::PageId(2 * needed - 1 - 2 * i));
@@ -204,6 +208,52 @@ private slots:
                         count.c_str());
         lw::CpuBackend other(needed, 4096);
         LW_EXPECT_ERROR(lw::upload_adapter_image(image, 7, first_pages(needed), other), "700", "4096");
+    }
+
+    void imagesTakeTheirBytesFromTheAllocator() {
+        // An allocator of "pinned" memory that counts what it frees: the image holds its
+        // bytes until its last reference goes, after a CPU upload that copied them at once.
+        static int freed = 0;
+        freed = 0;
+        const lw::HostAllocator pinned = [](std::size_t n) {
+            return lw::HostBuffer(
+                static_cast<std::byte*>(std::calloc(n, 1)), n,
+                [](std::byte* p) {
+                    ++freed;
+                    std::free(p);
+                },
+                true);
+        };
+        const auto a = lw::load_lora_adapter(lw::test::data_path("peft/qv_r8"));
+        const std::size_t needed = lw::adapter_pages_needed(a, 4096, lw::DType::F32);
+        auto image =
+            std::make_shared<const lw::AdapterImage>(lw::build_adapter_image(a, 3, 4096, lw::DType::F32, pinned));
+        QVERIFY(image->bytes.pinned());
+        const auto plain = lw::build_adapter_image(a, 3, 4096, lw::DType::F32);
+        QVERIFY(std::ranges::equal(image->bytes.bytes(), plain.bytes.bytes()));
+
+        lw::CpuBackend backend(2 * needed, 4096);
+        const auto first = lw::upload_adapter_image(image, 1, first_pages(needed), backend);
+        std::vector<lw::PageId> later(needed);
+        std::iota(later.begin(), later.end(), lw::PageId(needed));
+        const auto second = lw::upload_adapter_image(std::move(image), 2, later, backend);
+        QCOMPARE(freed, 1);
+        QVERIFY(first.upload > 0);
+        QVERIFY(second.upload > first.upload);  // tickets increase with every upload
+        std::vector<std::byte> page(4096);
+        for (std::size_t i = 0; i < needed; ++i) {
+            backend.read_page(later[i], 0, page);
+            QVERIFY(std::ranges::equal(page, plain.bytes.bytes().subspan(i * 4096, 4096)));
+        }
+
+        lw::StepBatch batch;
+        QCOMPARE(lw::newest_upload(batch), lw::UploadTicket(0));
+        batch.sequences.push_back({{}, 0, nullptr, &second, false});
+        batch.sequences.push_back({{}, 0, nullptr, nullptr, false});
+        batch.sequences.push_back({{}, 0, nullptr, &first, false});
+        QCOMPARE(lw::newest_upload(batch), second.upload);
+        LW_EXPECT_ERROR(backend.write_pages(first_pages(2), lw::HostBuffer::ordinary(4095), nullptr), "4095 bytes",
+                        "not whole pages");
     }
 
     void badUploadsNameTheAdapter() {

@@ -2,7 +2,16 @@
 
 #include "core/error.h"
 
+#include <algorithm>
+
 namespace lw {
+
+UploadTicket newest_upload(const StepBatch& batch) {
+    UploadTicket newest = 0;
+    for (const StepSequence& s : batch.sequences)
+        if (s.adapter) newest = std::max(newest, s.adapter->upload);
+    return newest;
+}
 
 void Backend::check_page_range(PageId page, std::size_t offset, std::size_t size, const char* what) const {
     if (page >= page_count()) fail(name(), ": ", what, " page ", page, " of a pool of ", page_count());
@@ -10,6 +19,24 @@ void Backend::check_page_range(PageId page, std::size_t offset, std::size_t size
         fail(name(), ": ", what, " ", size, " bytes at offset ", offset, " of page ", page, " overruns its ",
              page_bytes(), " bytes");
 }
+
+void Backend::check_page_upload(std::span<const PageId> pages, std::size_t bytes) const {
+    if (bytes != pages.size() * page_bytes())
+        fail(name(), ": an upload of ", bytes, " bytes to ", pages.size(), " pages of ", page_bytes(),
+             " bytes is not whole pages");
+    for (PageId p : pages)
+        if (p >= page_count()) fail(name(), ": upload to page ", p, " of a pool of ", page_count());
+}
+
+// Copied before returning: there is no owner to keep alive and no upload to wait for.
+UploadTicket Backend::write_pages(std::span<const PageId> pages, const HostBuffer& bytes, std::shared_ptr<const void>) {
+    check_page_upload(pages, bytes.size());
+    for (std::size_t i = 0; i < pages.size(); ++i)
+        write_page(pages[i], 0, bytes.bytes().subspan(i * page_bytes(), page_bytes()));
+    return ++last_ticket_;
+}
+
+void Backend::order_uploads_before_compute(UploadTicket) {}
 
 void ModelRunner::forward_sampled(const StepBatch&, std::span<const DeviceSampling>, std::span<DeviceSample>) {
     fail("this backend does not sample on the device; run forward() and sample the logits on the host");

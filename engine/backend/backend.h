@@ -7,6 +7,7 @@
 
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/host_buffer.h"
 #include "core/token_id.h"
 #include "memory/kv_layout.h"
 #include "memory/page_pool.h"
@@ -36,6 +37,9 @@ struct StepSequence {
 struct StepBatch {
     std::vector<StepSequence> sequences;
 };
+
+// The newest upload ticket among the batch's adapters: all a forward must wait for.
+UploadTicket newest_upload(const StepBatch& batch);
 
 // What a device sampler does: temperature (0 = greedy), top-k, top-p and min-p, drawing
 // from the sequence's own seeded stream. Requests that need more (penalties, logprob
@@ -82,9 +86,29 @@ public:
     // The dtype adapter rows and KV entries are stored in on this device.
     virtual DType pool_dtype() const = 0;
 
-    // Copies host bytes into a page (adapter uploads). On a GPU this is queued on the
-    // upload stream and ordered before the next forward.
+    // Host memory for adapter images, zeroed: pinned where the device copies straight
+    // from pinned memory, else ordinary. Images are built on worker threads, so this may
+    // be called from any thread.
+    virtual HostBuffer allocate_host(std::size_t bytes) { return HostBuffer::ordinary(bytes); }
+    // allocate_host as a callable, for code that builds images without a backend at hand.
+    HostAllocator host_allocator() {
+        return [this](std::size_t bytes) { return allocate_host(bytes); };
+    }
+
+    // Copies host bytes into a page. On a GPU this is queued on the upload stream (the
+    // bytes are staged first, so the caller may drop them at once).
     virtual void write_page(PageId page, std::size_t offset, std::span<const std::byte> bytes) = 0;
+    // Copies whole pages (adapter uploads): `bytes` holds pages.size() pages back to back,
+    // page i going to pages[i]. A GPU queues the copies, reading pinned bytes directly;
+    // `owner` keeps `bytes` alive until they have been read, so the caller may drop its
+    // own references at once. Returns the upload's ticket: tickets increase with every
+    // upload. By default, page by page through write_page.
+    virtual UploadTicket write_pages(std::span<const PageId> pages, const HostBuffer& bytes,
+                                     std::shared_ptr<const void> owner);
+    // Makes the device's later work (forwards, and whatever reuses pages that uploads
+    // were writing) wait for the uploads up to ticket `upto`. Nothing to do where copies
+    // are done when write_pages returns.
+    virtual void order_uploads_before_compute(UploadTicket upto);
     // Copies bytes back (tests, debugging).
     virtual void read_page(PageId page, std::size_t offset, std::span<std::byte> out) const = 0;
 
@@ -101,6 +125,12 @@ protected:
     // Throws lw::Error naming the backend unless [offset, offset + size) lies within page
     // `page` of the pool; `what` is "write to" or "read from".
     void check_page_range(PageId page, std::size_t offset, std::size_t size, const char* what) const;
+    // Throws lw::Error naming the backend unless `bytes` holds exactly pages.size() pages
+    // and every page lies in the pool.
+    void check_page_upload(std::span<const PageId> pages, std::size_t bytes) const;
+
+private:
+    UploadTicket last_ticket_ = 0;  // the default write_pages' tickets
 };
 
 }  // namespace lw

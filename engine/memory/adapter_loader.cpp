@@ -16,7 +16,7 @@ AdapterLoadResult load_adapter_job(const AdapterLoadJob& job) {
         validate_lora_adapter(*adapter, *job.base, job.max_lora_rank);
         if (job.page_bytes > 0)
             result.image = std::make_shared<const AdapterImage>(
-                build_adapter_image(*adapter, job.base->num_layers, job.page_bytes, job.pool_dtype));
+                build_adapter_image(*adapter, job.base->num_layers, job.page_bytes, job.pool_dtype, job.allocate_host));
         result.adapter = std::move(adapter);
     } catch (const std::exception& e) {
         result.error = cat("loading adapter '", job.name, "' failed: ", e.what());

@@ -27,6 +27,7 @@ struct AdapterLoadJob {
     int max_lora_rank = 0;
     std::size_t page_bytes = 0;  // the pool's pages, for the image; 0: build none
     DType pool_dtype = DType::F32;
+    HostAllocator allocate_host;  // the image's memory (pinned on a GPU); empty: ordinary
 };
 
 struct AdapterLoadResult {

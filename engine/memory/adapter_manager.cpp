@@ -75,7 +75,7 @@ void AdapterManager::register_loaded_adapter(const std::string& name, std::share
 void AdapterManager::unregister_adapter(const std::string& name) {
     Entry& e = entry(name);
     if (e.pins > 0) fail("adapter '", name, "' is in use by ", e.pins, " request(s); it cannot be unloaded now");
-    if (e.pooled) pool_.release(e.pooled->pages, owner(e));
+    if (e.pooled) release_pool_pages(e);
     // A load still in flight finds no entry for its id in poll() and is dropped.
     names_.erase(e.id);
     entries_.erase(name);
@@ -85,15 +85,19 @@ AcquireResult AdapterManager::acquire(const std::string& name) {
     Entry& e = entry(name);
     if (!e.error.empty()) return AcquireResult{AcquireStatus::Failed, nullptr, e.error};
     if (e.pooled) {
-        ++pool_stats_.hits;
-        ++e.hits;
+        if (e.miss_counted) {
+            e.miss_counted = false;  // prefetched into the pool while this request waited
+        } else {
+            ++pool_stats_.hits;
+            ++e.hits;
+        }
         ++e.pins;
         e.last_used = ++clock_;
         return AcquireResult{AcquireStatus::Ready, &*e.pooled, {}};
     }
     if (e.in_host()) return place_in_pool(name, e);
     if (e.loading) return with_status(AcquireStatus::Loading);
-    if (!start_load(name, e, true)) {
+    if (!start_load(name, e, false)) {
         ++no_room_;
         return with_status(AcquireStatus::NoRoom);
     }
@@ -113,8 +117,15 @@ void AdapterManager::release(const std::string& name) {
 
 bool AdapterManager::prefetch(const std::string& name) {
     Entry& e = entry(name);
-    if (!e.error.empty() || e.in_host() || e.loading) return false;
-    return start_load(name, e, false);
+    if (!e.error.empty() || e.loading) return false;
+    e.prefetch_round = prefetch_round_;
+    if (e.pooled) {
+        e.last_used = ++clock_;
+        return false;
+    }
+    if (!e.in_host()) return start_load(name, e, true);
+    // Queued now, the upload overlaps the step about to run; the next step's acquire hits.
+    return upload_to_pool(name, e, true).status == AcquireStatus::Ready;
 }
 
 std::size_t AdapterManager::evict_idle(std::size_t pages) {
@@ -138,6 +149,7 @@ std::size_t AdapterManager::pages_to_place(const std::string& name) const {
 }
 
 std::size_t AdapterManager::poll() {
+    ++prefetch_round_;
     std::size_t applied = 0;
     for (AdapterLoadResult& r : loader_.take_finished()) {
         const auto name = names_.find(r.id);
@@ -225,22 +237,39 @@ std::size_t AdapterManager::count_pooled() const {
         std::count_if(entries_.begin(), entries_.end(), [](const auto& kv) { return kv.second.pooled.has_value(); }));
 }
 
-std::vector<AdapterManager::Entry*> AdapterManager::pool_victims(const Entry* keep) {
+std::vector<AdapterManager::Entry*> AdapterManager::pool_victims(const Entry* keep, bool prefetching) {
     std::vector<Entry*> victims;
     for (auto& [name, e] : entries_)
-        if (e.pooled && e.pins == 0 && &e != keep) victims.push_back(&e);
+        if (e.pooled && e.pins == 0 && &e != keep && !(prefetching && e.prefetch_round == prefetch_round_))
+            victims.push_back(&e);
     std::sort(victims.begin(), victims.end(),
               [](const Entry* a, const Entry* b) { return a->last_used < b->last_used; });
     return victims;
 }
 
 AcquireResult AdapterManager::place_in_pool(const std::string& name, Entry& e) {
-    const DType dtype = backend_.pool_dtype();
+    AcquireResult placed = upload_to_pool(name, e, false);
+    if (placed.status != AcquireStatus::Ready) {
+        if (placed.status == AcquireStatus::NoRoom) ++no_room_;
+        return placed;
+    }
+    if (e.miss_counted) {
+        e.miss_counted = false;  // this request's misses were counted when its load started
+    } else {
+        ++pool_stats_.misses;
+        ++host_stats_.hits;
+        ++e.misses;
+    }
+    ++e.pins;
+    return placed;
+}
+
+AcquireResult AdapterManager::upload_to_pool(const std::string& name, Entry& e, bool prefetching) {
     try {
         // A copy registered without an image: built here once, and kept instead of the copy.
         if (!e.image) {
-            e.image = std::make_shared<const AdapterImage>(
-                build_adapter_image(*e.host, e.base->num_layers, pool_.page_bytes(), dtype));
+            e.image = std::make_shared<const AdapterImage>(build_adapter_image(
+                *e.host, e.base->num_layers, pool_.page_bytes(), backend_.pool_dtype(), backend_.host_allocator()));
             e.host.reset();
         }
     } catch (const Error& err) {
@@ -251,38 +280,27 @@ AcquireResult AdapterManager::place_in_pool(const std::string& name, Entry& e) {
     if (pages > pool_.page_count())
         return fail_entry(e,
                           cat("adapter '", name, "' needs ", pages, " pages; the pool has only ", pool_.page_count()));
-    if (!make_pool_room(e, pages)) {
-        ++no_room_;
-        return with_status(AcquireStatus::NoRoom);
-    }
+    if (!make_pool_room(e, pages, prefetching)) return with_status(AcquireStatus::NoRoom);
     auto allocated = pool_.allocate(pages, owner(e));
     if (!allocated) fail("adapter '", name, "': ", pages, " pages were made free but cannot be allocated");
     const auto start = std::chrono::steady_clock::now();
     try {
-        e.pooled = upload_adapter_image(*e.image, e.id, *allocated, backend_);
+        e.pooled = upload_adapter_image(e.image, e.id, *allocated, backend_);
     } catch (const std::exception& err) {
         pool_.release(*allocated, owner(e));
         return fail_entry(e, cat("uploading adapter '", name, "' to the pool failed: ", err.what()));
     }
     ++pool_stats_.loads;
     pool_stats_.load_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (e.miss_counted) {
-        e.miss_counted = false;  // this request's misses were counted when its load started
-    } else {
-        ++pool_stats_.misses;
-        ++host_stats_.hits;
-        ++e.misses;
-    }
-    ++e.pins;
     e.last_used = ++clock_;
     return AcquireResult{AcquireStatus::Ready, &*e.pooled, {}};
 }
 
-bool AdapterManager::make_pool_room(const Entry& e, std::size_t pages) {
+bool AdapterManager::make_pool_room(const Entry& e, std::size_t pages, bool prefetching) {
     std::size_t free = pool_.free_count();
     std::size_t resident = count_pooled();
     const auto max_loras = static_cast<std::size_t>(options_.max_loras);
-    const std::vector<Entry*> victims = pool_victims(&e);
+    const std::vector<Entry*> victims = pool_victims(&e, prefetching);
     std::size_t taken = 0;
     // Plan first, so that nothing is evicted when even all victims would not make room.
     for (; (resident >= max_loras || free < pages) && taken < victims.size(); ++taken) {
@@ -295,25 +313,34 @@ bool AdapterManager::make_pool_room(const Entry& e, std::size_t pages) {
 }
 
 void AdapterManager::evict_from_pool(Entry& e) {
-    pool_.release(e.pooled->pages, owner(e));
-    e.pooled.reset();
+    release_pool_pages(e);
     ++pool_stats_.evictions;
 }
 
-bool AdapterManager::start_load(const std::string& name, Entry& e, bool may_evict_pooled) {
+void AdapterManager::release_pool_pages(Entry& e) {
+    // The pages may take KV entries in the very next forward: it must not overtake an
+    // upload still writing them.
+    backend_.order_uploads_before_compute(e.pooled->upload);
+    pool_.release(e.pooled->pages, owner(e));
+    e.pooled.reset();
+}
+
+bool AdapterManager::start_load(const std::string& name, Entry& e, bool prefetching) {
     const bool host_full = count_hosted() + count_loading() >= static_cast<std::size_t>(options_.max_cpu_loras);
-    if (host_full && !free_host_slot(may_evict_pooled)) return false;
-    loader_.submit(
-        AdapterLoadJob{e.id, name, e.path, e.base, options_.max_lora_rank, pool_.page_bytes(), backend_.pool_dtype()});
+    if (host_full && !free_host_slot(prefetching)) return false;
+    loader_.submit(AdapterLoadJob{e.id, name, e.path, e.base, options_.max_lora_rank, pool_.page_bytes(),
+                                  backend_.pool_dtype(), backend_.host_allocator()});
     e.loading = true;
     return true;
 }
 
-bool AdapterManager::free_host_slot(bool may_evict_pooled) {
+bool AdapterManager::free_host_slot(bool prefetching) {
     // Host copies alone go first: dropping a pooled adapter's copy costs its pages too.
     Entry* victim = nullptr;
     for (auto& [name, e] : entries_) {
-        if (!e.in_host() || e.pins > 0 || (e.pooled && !may_evict_pooled)) continue;
+        if (!e.in_host() || e.pins > 0) continue;
+        // A prefetch leaves the pool alone, and the copies this round's prefetches want.
+        if (prefetching && (e.pooled || e.prefetch_round == prefetch_round_)) continue;
         const auto rank = [](const Entry* x) { return std::pair(x->pooled.has_value(), x->last_used); };
         if (!victim || rank(&e) < rank(victim)) victim = &e;
     }

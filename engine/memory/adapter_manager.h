@@ -4,9 +4,11 @@
 // max_cpu_loras >= max_loras) and disk (every registered adapter). Requests pin the
 // adapter they run with; unpinned adapters leave the pool least recently used first
 // (back to host RAM), and host copies likewise (back to disk). Disk -> host loads run
-// on worker threads; everything else, including applying finished loads in poll(),
-// runs on the engine's step thread. The class is not thread-safe. One manager per
-// pool: its adapter ids are the owner ids of the pool's adapter pages.
+// on worker threads, into host memory from the backend (pinned on a GPU); host -> pool
+// uploads are queued on the device and overlap its work; everything else, including
+// applying finished loads in poll(), runs on the engine's step thread. The class is not
+// thread-safe. One manager per pool: its adapter ids are the owner ids of the pool's
+// adapter pages.
 #pragma once
 
 #include "memory/adapter_cache_stats.h"
@@ -81,8 +83,12 @@ public:
     AcquireResult acquire(const std::string& name);
     // Unpins once per Ready acquire; throws lw::Error when it is not pinned.
     void release(const std::string& name);
-    // Starts the disk -> host load of an adapter that queued requests will need, if
-    // host RAM has room without touching the pool; returns whether a load started.
+    // Brings an adapter that queued requests will need a tier closer, so that their
+    // acquire finds it ready: from disk to host RAM if host RAM has room without touching
+    // the pool; from host RAM into the pool, unpinned, if max_loras and the pool's pages
+    // allow after evicting unpinned adapters least recently used first (never one that a
+    // prefetch of this round wants: rounds end at poll()). An adapter already pooled
+    // counts as just used. Returns whether a disk load or an upload started.
     bool prefetch(const std::string& name);
     // Evicts least recently used unpinned adapters from the pool until `pages` pages
     // have been freed or none is left; returns the pages freed.
@@ -94,7 +100,8 @@ public:
     // else its size as of its last read (for admission by free pages).
     std::size_t pages_to_place(const std::string& name) const;
 
-    // Applies finished disk loads; returns how many were applied.
+    // Applies finished disk loads and ends the prefetch round (the engine polls once per
+    // step); returns how many loads were applied.
     std::size_t poll();
     // Blocks until a disk load has finished (for poll()) or none is in flight.
     void wait_for_load();
@@ -118,8 +125,11 @@ private:
         int pins = 0;
         std::uint64_t hits = 0, misses = 0;  // this adapter's share of the pool tier's
         bool loading = false;
-        bool miss_counted = false;  // the load in flight was started by an acquire's miss
-        std::string error;          // a failed load: unusable until registered again
+        // An acquire's miss started its disk load; the acquire that finds it ready
+        // counts no second outcome.
+        bool miss_counted = false;
+        std::uint64_t prefetch_round = 0;  // the last prefetch round that wanted it
+        std::string error;                 // a failed load: unusable until registered again
         std::uint64_t last_used = 0;
 
         bool in_host() const { return host || image; }
@@ -131,14 +141,18 @@ private:
     std::size_t count_hosted() const;
     std::size_t count_loading() const;
     std::size_t count_pooled() const;
-    // Unpinned pooled adapters other than `keep`, least recently used first.
-    std::vector<Entry*> pool_victims(const Entry* keep);
+    // Unpinned pooled adapters other than `keep`, least recently used first; for a
+    // prefetch, none that this round's prefetches want.
+    std::vector<Entry*> pool_victims(const Entry* keep, bool prefetching = false);
 
     AcquireResult place_in_pool(const std::string& name, Entry& e);
-    bool make_pool_room(const Entry& e, std::size_t pages);
+    // Uploads a host copy to the pool, unpinned: Ready, NoRoom or Failed.
+    AcquireResult upload_to_pool(const std::string& name, Entry& e, bool prefetching);
+    bool make_pool_room(const Entry& e, std::size_t pages, bool prefetching);
     void evict_from_pool(Entry& e);
-    bool start_load(const std::string& name, Entry& e, bool may_evict_pooled);
-    bool free_host_slot(bool may_evict_pooled);
+    void release_pool_pages(Entry& e);
+    bool start_load(const std::string& name, Entry& e, bool prefetching);
+    bool free_host_slot(bool prefetching);
     AcquireResult fail_entry(Entry& e, std::string error);
 
     PagePool& pool_;
@@ -147,7 +161,8 @@ private:
     std::map<std::string, Entry> entries_;                  // node-based: PooledAdapter addresses stay put
     std::unordered_map<std::uint64_t, std::string> names_;  // id -> name
     std::uint64_t next_id_ = 1;
-    std::uint64_t clock_ = 0;  // LRU time: bumped by every use
+    std::uint64_t clock_ = 0;           // LRU time: bumped by every use
+    std::uint64_t prefetch_round_ = 1;  // bumped by poll()
     AdapterTierStats pool_stats_;
     AdapterTierStats host_stats_;
     std::uint64_t no_room_ = 0;

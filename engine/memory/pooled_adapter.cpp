@@ -130,13 +130,17 @@ std::size_t adapter_pages_needed(const LoraAdapter& adapter, std::size_t page_by
     return placer.pages();
 }
 
-AdapterImage build_adapter_image(const LoraAdapter& adapter, int num_layers, std::size_t page_bytes, DType dtype) {
+AdapterImage build_adapter_image(const LoraAdapter& adapter, int num_layers, std::size_t page_bytes, DType dtype,
+                                 const HostAllocator& allocate) {
     const std::string who = describe_adapter(adapter);
     check_row_dtype(dtype, who);
     AdapterImage image;
     image.dtype = dtype;
     image.page_bytes = page_bytes;
-    image.bytes.resize(adapter_pages_needed(adapter, page_bytes, dtype) * page_bytes);
+    const std::size_t bytes = adapter_pages_needed(adapter, page_bytes, dtype) * page_bytes;
+    image.bytes = allocate ? allocate(bytes) : HostBuffer::ordinary(bytes);
+    if (image.bytes.size() != bytes)
+        fail(who, ": asked for ", bytes, " bytes of host memory for its image, got ", image.bytes.size());
     PooledAdapter& layout = image.layout;
     layout.dtype = dtype;
     layout.lookup.assign(static_cast<std::size_t>(std::max(num_layers, 0)), {-1, -1, -1, -1, -1, -1, -1});
@@ -186,20 +190,20 @@ AdapterImage build_adapter_image(const LoraAdapter& adapter, int num_layers, std
     return image;
 }
 
-PooledAdapter upload_adapter_image(const AdapterImage& image, std::uint64_t id, std::span<const PageId> pages,
-                                   Backend& backend) {
-    if (image.page_bytes != backend.page_bytes())
-        fail("adapter image of ", image.page_bytes, "-byte pages cannot go to a pool of ", backend.page_bytes(),
+PooledAdapter upload_adapter_image(std::shared_ptr<const AdapterImage> image, std::uint64_t id,
+                                   std::span<const PageId> pages, Backend& backend) {
+    if (!image) fail("adapter ", id, ": no image to upload");
+    if (image->page_bytes != backend.page_bytes())
+        fail("adapter image of ", image->page_bytes, "-byte pages cannot go to a pool of ", backend.page_bytes(),
              "-byte pages");
-    if (pages.size() != image.page_count())
-        fail("adapter image needs ", image.page_count(), " pages, was given ", pages.size());
+    if (pages.size() != image->page_count())
+        fail("adapter image needs ", image->page_count(), " pages, was given ", pages.size());
     for (PageId p : pages)
         if (p >= backend.page_count()) fail("adapter image: page ", p, " is beyond the pool's ", backend.page_count());
-    for (std::size_t i = 0; i < pages.size(); ++i)
-        backend.write_page(pages[i], 0, std::span(image.bytes).subspan(i * image.page_bytes, image.page_bytes));
-    PooledAdapter pooled = image.layout;
+    PooledAdapter pooled = image->layout;
     pooled.id = id;
     pooled.pages.assign(pages.begin(), pages.end());
+    pooled.upload = backend.write_pages(pages, image->bytes, image);
     for (RowRef& r : pooled.rows) r.page = pages[r.page];
     return pooled;
 }
@@ -213,8 +217,9 @@ PooledAdapter upload_adapter(const LoraAdapter& adapter, std::uint64_t id, std::
     for (PageId p : pages)
         if (p >= backend.page_count())
             fail(describe_adapter(adapter), ": page ", p, " is beyond the pool's ", backend.page_count());
-    return upload_adapter_image(build_adapter_image(adapter, num_layers, backend.page_bytes(), dtype), id, pages,
-                                backend);
+    return upload_adapter_image(std::make_shared<const AdapterImage>(build_adapter_image(
+                                    adapter, num_layers, backend.page_bytes(), dtype, backend.host_allocator())),
+                                id, pages, backend);
 }
 
 }  // namespace lw

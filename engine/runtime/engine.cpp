@@ -444,8 +444,9 @@ void Engine::register_adapter(const std::string& name, const std::filesystem::pa
     try {
         adapter = std::make_shared<const LoraAdapter>(load_lora_adapter(path, name));
         validate_lora_adapter(*adapter, model->config, impl_->adapters.options().max_lora_rank);
-        image = std::make_shared<const AdapterImage>(build_adapter_image(
-            *adapter, model->config.num_layers, impl_->backend->page_bytes(), impl_->backend->pool_dtype()));
+        image = std::make_shared<const AdapterImage>(
+            build_adapter_image(*adapter, model->config.num_layers, impl_->backend->page_bytes(),
+                                impl_->backend->pool_dtype(), impl_->backend->host_allocator()));
     } catch (const Error& e) {
         fail("cannot register adapter '", name, "': ", e.what());
     }

@@ -1,7 +1,11 @@
 // CudaBackend: pages written through the upload stream read back byte for byte (also
-// across a 256-byte page stride and in pieces), a forward pass sees an adapter
-// uploaded just before it, page ids and ranges outside the pool fail naming them, and
-// a batch beyond the runner's limits is refused. Skips where there is no GPU.
+// across a 256-byte page stride and in pieces), whole-page uploads straight from pinned
+// memory land even when the caller drops the bytes at once (and pinned blocks are
+// recycled, zeroed), pageable ones still go
+// through the staging ring, compute ordered after an upload's ticket sees its bytes, a
+// forward pass sees an adapter uploaded just before it, page ids and ranges outside the
+// pool fail naming them, and a batch beyond the runner's limits is refused. Skips where
+// there is no GPU.
 #include "support/test_support.h"
 
 #include "backend/cuda/cuda_backend.h"
@@ -11,6 +15,8 @@
 #include "model/lora_adapter.h"
 #include "model/model_loader.h"
 
+#include <algorithm>
+#include <memory>
 #include <numeric>
 #include <random>
 
@@ -21,6 +27,13 @@ std::vector<std::byte> random_bytes(std::size_t n, unsigned seed) {
     std::vector<std::byte> out(n);
     for (auto& b : out) b = std::byte(rng() & 0xff);
     return out;
+}
+
+// Host bytes from the backend's allocator holding `bytes`, shared as an upload's owner.
+std::shared_ptr<const lw::HostBuffer> host_copy(lw::Backend& backend, const std::vector<std::byte>& bytes) {
+    auto buffer = std::make_shared<lw::HostBuffer>(backend.allocate_host(bytes.size()));
+    std::copy(bytes.begin(), bytes.end(), buffer->data());
+    return buffer;
 }
 
 }  // namespace
@@ -78,6 +91,92 @@ private slots:
             backend.read_page(lw::PageId(p), 0, back);
             QVERIFY2(back == random_bytes(kBytes, unsigned(p)), lw::cat("page ", p).c_str());
         }
+    }
+
+    void pinnedPagesUploadStraightFromTheCallersBytes() {
+        // A stride above the page size (one 2D copy per run) and equal to it (one copy).
+        for (std::size_t page_bytes : {std::size_t(3000), std::size_t(4096)}) {
+            lw::CudaBackend backend(64, page_bytes);
+            // Runs of consecutive pages, out of order, and single pages.
+            const std::vector<lw::PageId> pages{5, 6, 7, 20, 10, 11, 63, 40, 41, 42, 43, 44, 45, 46, 47, 0};
+            const auto want = random_bytes(pages.size() * page_bytes, unsigned(page_bytes));
+            auto bytes = host_copy(backend, want);
+            QVERIFY(bytes->pinned());
+            const lw::UploadTicket ticket = backend.write_pages(pages, *bytes, bytes);
+            QVERIFY(ticket > 0);
+            // The caller's last reference goes at once; the backend holds the bytes until
+            // the copy has read them. Memory allocated now must not be where they were.
+            const std::weak_ptr<const lw::HostBuffer> watch = bytes;
+            bytes.reset();
+            auto scribble = host_copy(backend, std::vector<std::byte>(want.size(), std::byte{0x5a}));
+            std::vector<std::byte> back(page_bytes);
+            for (std::size_t i = 0; i < pages.size(); ++i) {
+                backend.read_page(pages[i], 0, back);
+                QVERIFY2(std::equal(back.begin(), back.end(), want.begin() + std::ptrdiff_t(i * page_bytes)),
+                         lw::cat("page ", pages[i], " of ", page_bytes, " bytes").c_str());
+            }
+            QVERIFY(watch.expired());  // released once the copy had landed
+            QVERIFY(backend.write_pages(pages, *scribble, scribble) > ticket);
+        }
+    }
+
+    void pinnedImagesAreRecycledZeroed() {
+        lw::CudaBackend backend(4, 1024);
+        lw::HostBuffer first = backend.allocate_host(5000);
+        QVERIFY(first.pinned());
+        QCOMPARE(first.size(), std::size_t(5000));
+        const std::byte* where = first.data();
+        std::fill(first.data(), first.data() + first.size(), std::byte{7});
+        first = lw::HostBuffer();
+        const lw::HostBuffer again = backend.allocate_host(5000);
+        QCOMPARE(again.data(), where);  // the freed block, not a new pinning
+        QVERIFY(std::all_of(again.data(), again.data() + again.size(), [](std::byte b) { return b == std::byte{0}; }));
+        QVERIFY(backend.allocate_host(5000).data() != where);
+        QVERIFY(backend.allocate_host(0).empty());
+    }
+
+    void pageablePagesUploadThroughTheStagingRing() {
+        constexpr std::size_t kBytes = 3000;
+        lw::CudaBackend backend(16, kBytes);
+        const std::vector<lw::PageId> pages{3, 4, 9};
+        const auto want = random_bytes(pages.size() * kBytes, 7);
+        auto bytes = std::make_shared<lw::HostBuffer>(lw::HostBuffer::ordinary(want.size()));
+        std::copy(want.begin(), want.end(), bytes->data());
+        QVERIFY(!bytes->pinned());
+        const lw::UploadTicket first = backend.write_pages(pages, *bytes, nullptr);
+        std::fill(bytes->data(), bytes->data() + bytes->size(), std::byte{0});  // staged: the copy is the ring's
+        std::vector<std::byte> back(kBytes);
+        for (std::size_t i = 0; i < pages.size(); ++i) {
+            backend.read_page(pages[i], 0, back);
+            QVERIFY2(std::equal(back.begin(), back.end(), want.begin() + std::ptrdiff_t(i * kBytes)),
+                     lw::cat("page ", pages[i]).c_str());
+        }
+        QVERIFY(backend.write_pages(pages, *bytes, nullptr) > first);
+        LW_EXPECT_ERROR(backend.write_pages(pages, lw::HostBuffer::ordinary(kBytes), nullptr), "not whole pages");
+        LW_EXPECT_ERROR(backend.write_pages(std::vector<lw::PageId>{16}, lw::HostBuffer::ordinary(kBytes), nullptr),
+                        "page 16", "pool of 16");
+    }
+
+    void computeOrderedAfterATicketSeesItsUpload() {
+        // 64 pages of 1 MiB from pinned memory, then a device -> host copy of every page
+        // queued on the compute stream behind the ticket: it must read what landed.
+        constexpr std::size_t kPages = 64, kBytes = 1u << 20;
+        lw::CudaBackend backend(kPages, kBytes);
+        std::vector<lw::PageId> pages(kPages);
+        std::iota(pages.begin(), pages.end(), lw::PageId(0));
+        const auto want = random_bytes(kPages * kBytes, 3);
+        auto bytes = host_copy(backend, want);
+        lw::HostBuffer back = backend.allocate_host(kPages * kBytes);  // before: allocating may synchronize
+        const lw::UploadTicket ticket = backend.write_pages(pages, *bytes, bytes);
+        bytes.reset();
+        backend.order_uploads_before_compute(ticket);
+        lw::cuda::check(
+            cudaMemcpyAsync(back.data(), backend.pool_base(), back.size(), cudaMemcpyDeviceToHost, backend.stream()),
+            "reading the pool on the compute stream");
+        lw::cuda::check(cudaStreamSynchronize(backend.stream()), "finishing the compute stream");
+        QVERIFY(std::equal(want.begin(), want.end(), back.data()));
+        backend.order_uploads_before_compute(0);       // nothing to wait for
+        backend.order_uploads_before_compute(ticket);  // landed: nothing left to wait for
     }
 
     void badPagesAndRangesFailNamingThem() {

@@ -5,6 +5,8 @@
 #include "cuda_check.h"
 
 #include <algorithm>
+#include <iostream>
+#include <vector>
 
 namespace lw {
 namespace {
@@ -13,6 +15,8 @@ namespace {
 constexpr std::size_t kPageAlign = 256;
 // Pinned staging for uploads: a rank-16 7B adapter (~33 MB) fits whole.
 constexpr std::size_t kStagingBytes = 64u << 20;
+// Freed adapter images kept pinned for the next ones: eight rank-16 7B adapters.
+constexpr std::size_t kIdlePinnedBytes = 256u << 20;
 // What NVIDIA recommends for Hopper.
 constexpr std::size_t kCublasWorkspaceBytes = 32u << 20;
 
@@ -44,6 +48,7 @@ CudaBackend::CudaBackend(std::size_t page_count, std::size_t page_bytes, CudaBac
       pool_(cuda::CudaBuffer::device(page_stride_ * page_count,
                                      cat("the page pool (", page_count, " pages of ", page_bytes, " bytes)"))),
       cublas_workspace_(cuda::CudaBuffer::device(kCublasWorkspaceBytes, "cuBLAS's workspace")),
+      pinned_(cuda::PinnedHostPool::create(kIdlePinnedBytes)),
       uploads_(kStagingBytes) {
     cuda::check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "creating the compute stream");
     if (cublasCreate(&cublas_) != CUBLAS_STATUS_SUCCESS) {
@@ -64,9 +69,42 @@ std::string CudaBackend::name() const {
     return cat("cuda (", cuda::device_description(0), ")");
 }
 
+HostBuffer CudaBackend::allocate_host(std::size_t bytes) {
+    HostBuffer pinned = pinned_->allocate(bytes);
+    if (pinned.size() == bytes) return pinned;
+    if (!pinning_failed_.exchange(true))
+        std::cerr << "cuda backend: cannot pin " << bytes
+                  << " bytes of host memory for an adapter image; images that cannot be pinned stay in pageable "
+                     "memory and upload through the staging ring\n";
+    return HostBuffer::ordinary(bytes);
+}
+
 void CudaBackend::write_page(PageId page, std::size_t offset, std::span<const std::byte> bytes) {
     check_page_range(page, offset, bytes.size(), "write to");
-    uploads_.copy(pool_base() + page * page_stride_ + offset, bytes);
+    uploads_.copy_staged(pool_base() + page * page_stride_ + offset, bytes);
+}
+
+UploadTicket CudaBackend::write_pages(std::span<const PageId> pages, const HostBuffer& bytes,
+                                      std::shared_ptr<const void> owner) {
+    check_page_upload(pages, bytes.size());
+    if (!bytes.pinned()) {
+        UploadTicket ticket = 0;
+        for (std::size_t i = 0; i < pages.size(); ++i)
+            ticket = uploads_.copy_staged(pool_base() + pages[i] * page_stride_,
+                                          bytes.bytes().subspan(i * page_bytes_, page_bytes_));
+        return ticket;
+    }
+    // Runs of consecutive pages are page_stride apart in the pool and page_bytes apart in
+    // the image: one 2D copy each.
+    std::vector<cuda::PinnedCopy> copies;
+    for (std::size_t i = 0; i < pages.size();) {
+        std::size_t run = 1;
+        while (i + run < pages.size() && pages[i + run] == pages[i] + run) ++run;
+        copies.push_back({pool_base() + pages[i] * page_stride_, page_stride_, bytes.data() + i * page_bytes_,
+                          page_bytes_, page_bytes_, run});
+        i += run;
+    }
+    return uploads_.copy_pinned(copies, std::move(owner));
 }
 
 void CudaBackend::read_page(PageId page, std::size_t offset, std::span<std::byte> out) const {

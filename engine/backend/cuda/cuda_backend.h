@@ -1,17 +1,22 @@
 // One NVIDIA GPU as a device: the unified page pool is ONE cudaMalloc'd allocation
 // (page p at base + p * page_stride, pages 256-byte aligned), adapter pages are written
-// through an upload stream that the next forward waits for, and every runner's kernels
-// run in order on the backend's compute stream. The pool holds KV entries and adapter
+// through an upload stream (straight from pinned adapter images, or staged), a forward
+// waits for the uploads of its batch's adapters, and every runner's kernels run in
+// order on the backend's compute stream. The pool holds KV entries and adapter
 // rows in the backend's activation dtype (F16 unless the options say BF16), whatever
 // the stored dtype of a model's weights: every model on the device computes in it.
 #pragma once
 
 #include "backend/backend.h"
 #include "backend/cuda/cuda_buffer.h"
+#include "backend/cuda/pinned_host_pool.h"
 #include "backend/cuda/upload_queue.h"
 
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
+
+#include <atomic>
+#include <memory>
 
 namespace lw {
 
@@ -37,7 +42,16 @@ public:
     std::size_t page_count() const override { return page_count_; }
     std::size_t page_bytes() const override { return page_bytes_; }
     DType pool_dtype() const override { return options_.dtype; }
+    // Pinned (recycled through pinned_host_pool), or ordinary memory with one note on
+    // stderr when pinning fails.
+    HostBuffer allocate_host(std::size_t bytes) override;
     void write_page(PageId page, std::size_t offset, std::span<const std::byte> bytes) override;
+    // Pinned bytes: one DMA per run of consecutive pages, straight from them; pageable
+    // bytes: staged page by page.
+    UploadTicket write_pages(std::span<const PageId> pages, const HostBuffer& bytes,
+                             std::shared_ptr<const void> owner) override;
+    // Makes the compute stream wait for the uploads up to `upto` (a forward's adapters').
+    void order_uploads_before_compute(UploadTicket upto) override { uploads_.order_before(stream_, upto); }
     void read_page(PageId page, std::size_t offset, std::span<std::byte> out) const override;
     std::unique_ptr<ModelRunner> load_model(const ModelConfig& config, const ModelWeights& weights) override;
     // Device-to-device copies of 256 MiB timed with events, best of a few runs.
@@ -48,8 +62,6 @@ public:
     std::size_t page_stride() const { return page_stride_; }
     cudaStream_t stream() const { return stream_; }
     cublasHandle_t cublas() const { return cublas_; }
-    // Makes the compute stream wait for every page written so far (the start of a forward).
-    void order_uploads_before_compute() { uploads_.order_before(stream_); }
 
 private:
     std::size_t page_count_;
@@ -60,6 +72,8 @@ private:
     cudaStream_t stream_ = nullptr;
     cublasHandle_t cublas_ = nullptr;
     cuda::CudaBuffer cublas_workspace_;  // cuBLAS's own, so that a graph capture allocates nothing
+    std::shared_ptr<cuda::PinnedHostPool> pinned_;  // before uploads_, which may hold its blocks
+    std::atomic<bool> pinning_failed_ = false;      // said once on stderr
     mutable cuda::UploadQueue uploads_;
 };
 

@@ -116,7 +116,7 @@ int CudaModelRunner::run(const StepBatch& batch) {
     const std::size_t wanting = check_step_batch(
         batch, c, kv_layout_, StepBatchLimits{backend_.page_count(), backend_.page_bytes(), dtype_}, checked_adapters_);
     const cudaStream_t stream = backend_.stream();
-    backend_.order_uploads_before_compute();
+    backend_.order_uploads_before_compute(newest_upload(batch));
     inputs_.upload(batch, stream);
     lora_.prepare(batch, stream);
 

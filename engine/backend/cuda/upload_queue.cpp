@@ -4,19 +4,18 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 namespace lw::cuda {
 
 UploadQueue::UploadQueue(std::size_t capacity) : staging_(CudaBuffer::pinned(capacity, "the upload staging ring")) {
     check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "creating the upload stream");
-    check(cudaEventCreateWithFlags(&last_, cudaEventDisableTiming), "creating the upload event");
 }
 
 UploadQueue::~UploadQueue() {
     cudaStreamSynchronize(stream_);
     for (const InFlight& f : in_flight_) cudaEventDestroy(f.done);
     for (cudaEvent_t e : spare_events_) cudaEventDestroy(e);
-    cudaEventDestroy(last_);
     cudaStreamDestroy(stream_);
 }
 
@@ -26,16 +25,41 @@ void UploadQueue::retire_front() {
     in_flight_.pop_front();
 }
 
+void UploadQueue::retire_finished() {
+    while (!in_flight_.empty()) {
+        const cudaError_t e = cudaEventQuery(in_flight_.front().done);
+        if (e == cudaErrorNotReady) return;
+        check(e, "checking an upload");
+        retire_front();
+    }
+}
+
 std::size_t UploadQueue::reserve(std::size_t size) {
     const std::size_t offset = head_ + size <= staging_.bytes() ? head_ : 0;
-    const auto overlaps = [&](const InFlight& f) { return f.offset < offset + size && offset < f.offset + f.size; };
+    const auto overlaps = [&](const InFlight& f) {
+        return f.size > 0 && f.offset < offset + size && offset < f.offset + f.size;
+    };
     // Slots are reused oldest first: retire until nothing in flight overlaps.
     while (std::any_of(in_flight_.begin(), in_flight_.end(), overlaps)) retire_front();
     head_ = offset + size;
     return offset;
 }
 
-void UploadQueue::copy(void* dst, std::span<const std::byte> bytes) {
+void UploadQueue::record(UploadTicket ticket, std::size_t offset, std::size_t size, std::shared_ptr<const void> owner) {
+    cudaEvent_t event = nullptr;
+    if (spare_events_.empty()) {
+        check(cudaEventCreateWithFlags(&event, cudaEventDisableTiming), "creating an upload event");
+    } else {
+        event = spare_events_.front();
+        spare_events_.pop_front();
+    }
+    check(cudaEventRecord(event, stream_), "recording an upload");
+    in_flight_.push_back({ticket, event, offset, size, std::move(owner)});
+}
+
+UploadTicket UploadQueue::copy_staged(void* dst, std::span<const std::byte> bytes) {
+    retire_finished();
+    const UploadTicket ticket = ++last_ticket_;
     for (std::size_t done = 0; done < bytes.size();) {
         const std::size_t size = std::min(bytes.size() - done, staging_.bytes());
         const std::size_t offset = reserve(size);
@@ -43,22 +67,36 @@ void UploadQueue::copy(void* dst, std::span<const std::byte> bytes) {
         std::memcpy(stage, bytes.data() + done, size);
         check(cudaMemcpyAsync(static_cast<std::byte*>(dst) + done, stage, size, cudaMemcpyHostToDevice, stream_),
               "queueing an upload");
-        cudaEvent_t event = nullptr;
-        if (spare_events_.empty()) {
-            check(cudaEventCreateWithFlags(&event, cudaEventDisableTiming), "creating an upload event");
-        } else {
-            event = spare_events_.front();
-            spare_events_.pop_front();
-        }
-        check(cudaEventRecord(event, stream_), "recording an upload");
-        in_flight_.push_back({offset, size, event});
+        record(ticket, offset, size, nullptr);
         done += size;
     }
-    check(cudaEventRecord(last_, stream_), "recording the last upload");
+    return ticket;
 }
 
-void UploadQueue::order_before(cudaStream_t stream) {
-    check(cudaStreamWaitEvent(stream, last_, 0), "ordering uploads before compute");
+UploadTicket UploadQueue::copy_pinned(std::span<const PinnedCopy> copies, std::shared_ptr<const void> owner) {
+    retire_finished();
+    const UploadTicket ticket = ++last_ticket_;
+    for (const PinnedCopy& c : copies) {
+        const cudaError_t e = c.rows == 1 || (c.dst_pitch == c.width && c.src_pitch == c.width)
+                                  ? cudaMemcpyAsync(c.dst, c.src, c.width * c.rows, cudaMemcpyHostToDevice, stream_)
+                                  : cudaMemcpy2DAsync(c.dst, c.dst_pitch, c.src, c.src_pitch, c.width, c.rows,
+                                                      cudaMemcpyHostToDevice, stream_);
+        if (e != cudaSuccess) {
+            cudaStreamSynchronize(stream_);  // the copies already queued read `owner`'s bytes
+            check(e, "queueing an upload from pinned memory");
+        }
+    }
+    record(ticket, 0, 0, std::move(owner));
+    return ticket;
+}
+
+void UploadQueue::order_before(cudaStream_t stream, UploadTicket upto) {
+    retire_finished();
+    // The newest copy of a ticket at most `upto`: the events before it have fired first.
+    const auto newest =
+        std::find_if(in_flight_.rbegin(), in_flight_.rend(), [&](const InFlight& f) { return f.ticket <= upto; });
+    if (newest == in_flight_.rend()) return;  // all landed
+    check(cudaStreamWaitEvent(stream, newest->done, 0), "ordering uploads before compute");
 }
 
 void UploadQueue::synchronize() {
