@@ -17,8 +17,6 @@ constexpr std::size_t kPageAlign = 256;
 constexpr std::size_t kStagingBytes = 64u << 20;
 // Freed adapter images kept pinned for the next ones: eight rank-16 7B adapters.
 constexpr std::size_t kIdlePinnedBytes = 256u << 20;
-// What NVIDIA recommends for Hopper.
-constexpr std::size_t kCublasWorkspaceBytes = 32u << 20;
 
 std::size_t checked_stride(std::size_t page_count, std::size_t page_bytes) {
     if (page_count == 0 || page_bytes == 0)
@@ -47,21 +45,13 @@ CudaBackend::CudaBackend(std::size_t page_count, std::size_t page_bytes, CudaBac
       options_(checked(options)),
       pool_(cuda::CudaBuffer::device(page_stride_ * page_count,
                                      cat("the page pool (", page_count, " pages of ", page_bytes, " bytes)"))),
-      cublas_workspace_(cuda::CudaBuffer::device(kCublasWorkspaceBytes, "cuBLAS's workspace")),
       pinned_(cuda::PinnedHostPool::create(kIdlePinnedBytes)),
       uploads_(kStagingBytes) {
     cuda::check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "creating the compute stream");
-    if (cublasCreate(&cublas_) != CUBLAS_STATUS_SUCCESS) {
-        cudaStreamDestroy(stream_);
-        fail("cuda backend: cuBLAS could not be initialised");
-    }
-    cublasSetStream(cublas_, stream_);
-    cublasSetWorkspace(cublas_, cublas_workspace_.get(), cublas_workspace_.bytes());
 }
 
 CudaBackend::~CudaBackend() {
     cudaStreamSynchronize(stream_);
-    cublasDestroy(cublas_);
     cudaStreamDestroy(stream_);
 }
 

@@ -12,7 +12,6 @@
 #include "backend/cuda/pinned_host_pool.h"
 #include "backend/cuda/upload_queue.h"
 
-#include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
 #include <atomic>
@@ -61,7 +60,6 @@ public:
     std::byte* pool_base() const { return pool_.as<std::byte>(); }
     std::size_t page_stride() const { return page_stride_; }
     cudaStream_t stream() const { return stream_; }
-    cublasHandle_t cublas() const { return cublas_; }
 
 private:
     std::size_t page_count_;
@@ -70,8 +68,6 @@ private:
     CudaBackendOptions options_;
     cuda::CudaBuffer pool_;
     cudaStream_t stream_ = nullptr;
-    cublasHandle_t cublas_ = nullptr;
-    cuda::CudaBuffer cublas_workspace_;  // cuBLAS's own, so that a graph capture allocates nothing
     std::shared_ptr<cuda::PinnedHostPool> pinned_;  // before uploads_, which may hold its blocks
     std::atomic<bool> pinning_failed_ = false;      // said once on stderr
     mutable cuda::UploadQueue uploads_;

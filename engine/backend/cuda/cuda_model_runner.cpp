@@ -103,8 +103,8 @@ void CudaModelRunner::project(int layer, std::initializer_list<int> modules, con
     // bandwidth to spare while its last tiles finish.
     const bool lora = lora_.adapts(adapted);
     if (lora) lora_.shrink(layer, adapted, x, lora_stream_.fork(stream));
-    cuda::gemm(backend_.cublas(), {dtype_, x, w, y, tokens, in, out, out, false},
-               linear_module_names()[static_cast<std::size_t>(*modules.begin())].c_str());
+    gemm_.run({dtype_, x, w, y, tokens, in, out, out, false}, stream,
+              linear_module_names()[static_cast<std::size_t>(*modules.begin())].c_str());
     if (lora) {
         lora_stream_.join(stream);
         lora_.expand(layer, adapted, y, out, stream);
@@ -130,6 +130,7 @@ int CudaModelRunner::run(const StepBatch& batch) {
                               : 1;
     // A decode step where every sequence wants its logits is the same launch sequence
     // for the same counts: replay it.
+    if (decode) tune_decode_gemms(tokens.num_seqs, inputs_.logit_count());
     if (decode && use_graphs_ && inputs_.logit_count() == tokens.num_seqs) {
         try {
             graphs_.launch({tokens.num_seqs, lora_.adapted_modules(), splits}, stream, [&] { record_step(splits); });
@@ -142,6 +143,26 @@ int CudaModelRunner::run(const StepBatch& batch) {
     }
     record_step(splits);
     return static_cast<int>(wanting);
+}
+
+cuda::GemmArgs CudaModelRunner::lm_head_gemm(int rows) const {
+    const ModelConfig& c = config_;
+    return {dtype_,        last_.get(),  weights_.lm_head(), logits_.get(), rows,
+            c.hidden_size, c.vocab_size, c.vocab_size,       true};
+}
+
+void CudaModelRunner::tune_decode_gemms(int n, int logit_rows) {
+    // Every layer has the first one's shapes and alignment; the activations are free
+    // between steps, so the timed runs may write them.
+    const ModelConfig& c = config_;
+    const cuda::DeviceLayer& w = weights_.layer(0);
+    const int hidden = c.hidden_size, ffn = c.intermediate_size, qkv_width = c.q_dim() + 2 * c.kv_dim();
+    const cudaStream_t stream = backend_.stream();
+    gemm_.tune({dtype_, xn_.get(), w.qkv, qkv_.get(), n, hidden, qkv_width, qkv_width, false}, stream, "q|k|v");
+    gemm_.tune({dtype_, attn_.get(), w.o, delta_.get(), n, c.q_dim(), hidden, hidden, false}, stream, "o_proj");
+    gemm_.tune({dtype_, xn_.get(), w.gate_up, gate_up_.get(), n, hidden, 2 * ffn, 2 * ffn, false}, stream, "gate|up");
+    gemm_.tune({dtype_, act_.get(), w.down, delta_.get(), n, ffn, hidden, hidden, false}, stream, "down_proj");
+    gemm_.tune(lm_head_gemm(logit_rows), stream, "lm_head");
 }
 
 void CudaModelRunner::record_step(int splits) {
@@ -209,10 +230,7 @@ void CudaModelRunner::record_step(int splits) {
         cuda::add_rms_norm(dtype_, x_.get(), delta_.get(), weights_.final_norm(), xn_.get(), n, hidden, c.rms_norm_eps,
                            stream);
         cuda::gather_rows(dtype_, xn_.get(), n, hidden, inputs_.logit_rows(), rows, last_.get(), stream);
-        cuda::gemm(
-            backend_.cublas(),
-            {dtype_, last_.get(), weights_.lm_head(), logits_.get(), rows, hidden, c.vocab_size, c.vocab_size, true},
-            "lm_head");
+        gemm_.run(lm_head_gemm(rows), stream, "lm_head");
     }
 }
 

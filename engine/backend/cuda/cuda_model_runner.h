@@ -1,7 +1,7 @@
 // A Llama-family decoder (Llama, Mistral, Qwen2, SmolLM) on one GPU in fp16 or bf16:
-// weights uploaded once (device_weights.h), base GEMMs on cuBLAS with fp32
-// accumulation, q|k|v and gate|up as single GEMMs, LoRA through the segmented kernels
-// (lora_plan.h), RoPE fused with the paged K/V write, paged attention over pool pages,
+// weights uploaded once (device_weights.h), base GEMMs on cuBLASLt with algorithms
+// timed per decode shape (gemm.h), q|k|v and gate|up as single GEMMs, LoRA through the
+// segmented kernels (lora_plan.h), RoPE fused with the paged K/V write, paged attention over pool pages,
 // fused residual + RMSNorm and SiLU·mul, logits (fp32) only for the sequences that want
 // them, and sampling on the device when every one of them can be sampled there; decode
 // steps are replayed as CUDA graphs (decode_graphs.h). All
@@ -13,6 +13,7 @@
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/decode_graphs.h"
 #include "backend/cuda/device_weights.h"
+#include "backend/cuda/gemm.h"
 #include "backend/cuda/lora_plan.h"
 #include "backend/cuda/side_stream.h"
 #include "backend/cuda/step_inputs.h"
@@ -45,6 +46,11 @@ private:
     // Queues the step's kernels (embedding to logits) on the compute stream: what a
     // decode graph captures.
     void record_step(int kv_splits);
+    // Times the base GEMMs of a decode step of `n` sequences (`logit_rows` of them
+    // wanting logits) unless done, before the step: a graph capture replays the
+    // algorithms chosen before it.
+    void tune_decode_gemms(int n, int logit_rows);
+    cuda::GemmArgs lm_head_gemm(int rows) const;
     // y = x W^T for the batch's tokens, plus the LoRA of each token's adapter on `modules`.
     void project(int layer, std::initializer_list<int> modules, const void* x, const void* w, int in, void* y, int out,
                  int tokens);
@@ -57,6 +63,7 @@ private:
     KvLayout kv_layout_;
     CheckedAdapters checked_adapters_;
     cuda::DeviceWeights weights_;
+    cuda::Gemm gemm_;
     cuda::CudaBuffer inv_freq_;  // rope frequencies, fp32
     cuda::LoraPlan lora_;
     cuda::SideStream lora_stream_;  // LoRA shrinks, beside their projection's GEMM
