@@ -1,6 +1,7 @@
 #include "activation.h"
 
 #include "cuda_check.h"
+#include "dependent_launch.cuh"
 #include "half_io.cuh"
 
 #include <algorithm>
@@ -19,6 +20,7 @@ __global__ void __launch_bounds__(kThreads) silu_mul_kernel(const T* gate_up, T*
     using C = Chunk<T, kVec>;
     const int chunks = intermediate / kVec;
     const int c = static_cast<int>(blockIdx.x) * kThreads + static_cast<int>(threadIdx.x);
+    wait_for_prior_kernel();  // gate|up comes from the GEMM before
     if (c >= chunks) return;
     for (int token = static_cast<int>(blockIdx.y); token < tokens; token += static_cast<int>(gridDim.y)) {
         const auto* row = reinterpret_cast<const C*>(gate_up + static_cast<std::size_t>(token) * 2 * intermediate);
@@ -37,8 +39,8 @@ template <class T, int kVec>
 void launch(const void* gate_up, void* out, int tokens, int intermediate, cudaStream_t stream) {
     const dim3 grid(static_cast<unsigned>((intermediate / kVec + kThreads - 1) / kThreads),
                     static_cast<unsigned>(std::min(tokens, kMaxRowBlocks)));
-    silu_mul_kernel<T, kVec>
-        <<<grid, kThreads, 0, stream>>>(static_cast<const T*>(gate_up), static_cast<T*>(out), tokens, intermediate);
+    launch_dependent("silu_mul", silu_mul_kernel<T, kVec>, grid, dim3(kThreads), 0, stream,
+                     static_cast<const T*>(gate_up), static_cast<T*>(out), tokens, intermediate);
 }
 
 bool aligned16(const void* p) {

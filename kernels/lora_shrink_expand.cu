@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "cuda_check.h"
+#include "dependent_launch.cuh"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -82,13 +83,12 @@ __device__ inline const void* const* module_rows(const LoraStepTables& tables, i
 // A rows with every token of the item, each lane requesting kShrinkUnroll 16-byte
 // chunks of both rows before using the first. The rows' addresses come straight from
 // the slot's table (null past the module's rank), so A's bytes are two dependent loads
-// away from the launch.
+// away from the launch; the first of them are requested before waiting for x.
 template <class T, int kTokens>
 __global__ void __launch_bounds__(kShrinkWarps<kTokens> * 32)
     shrink_kernel(LoraStepTables tables, LoraProjection projection, const uint4* __restrict__ x,
                   float* __restrict__ t) {
     const LoraWorkItem item = tables.items[blockIdx.x];
-    if (item.tokens == 0) return;
     const int fused = static_cast<int>(blockIdx.y);
     const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
     const int row0 = static_cast<int>(blockIdx.z) * kRowsPerBlock<kTokens> + warp * kRowsPerWarp;
@@ -96,13 +96,11 @@ __global__ void __launch_bounds__(kShrinkWarps<kTokens> * 32)
     const uint4* a[kRowsPerWarp];
 #pragma unroll
     for (int i = 0; i < kRowsPerWarp; ++i)
-        a[i] = row0 + i < tables.max_rank ? static_cast<const uint4*>(rows[row0 + i]) : nullptr;
-    if (!a[0]) return;  // past the rank (rows are filled from the first)
+        a[i] = item.tokens > 0 && row0 + i < tables.max_rank ? static_cast<const uint4*>(rows[row0 + i]) : nullptr;
 
     const int n8 = projection.in_features / 8;
-    float acc[kRowsPerWarp][kTokens] = {};
-    for (int c0 = lane; c0 < n8; c0 += 32 * kShrinkUnroll<kTokens>) {
-        uint4 av[kRowsPerWarp][kShrinkUnroll<kTokens>];
+    uint4 av[kRowsPerWarp][kShrinkUnroll<kTokens>];
+    const auto load_a = [&](int c0) {
 #pragma unroll
         for (int i = 0; i < kRowsPerWarp; ++i)
 #pragma unroll
@@ -110,6 +108,14 @@ __global__ void __launch_bounds__(kShrinkWarps<kTokens> * 32)
                 const int c = c0 + 32 * u;
                 av[i][u] = a[i] && c < n8 ? __ldg(a[i] + c) : make_uint4(0, 0, 0, 0);
             }
+    };
+    load_a(lane);
+    wait_for_prior_kernel();  // x comes from the kernel before
+    if (!a[0]) return;        // an empty item, or past the rank (rows are filled from the first)
+
+    float acc[kRowsPerWarp][kTokens] = {};
+    for (int c0 = lane; c0 < n8; c0 += 32 * kShrinkUnroll<kTokens>) {
+        if (c0 != lane) load_a(c0);
 #pragma unroll
         for (int k = 0; k < kTokens; ++k) {
             if (k >= item.tokens) break;
@@ -149,28 +155,27 @@ __global__ void __launch_bounds__(kShrinkWarps<kTokens> * 32)
 // Block (item, fused module, kExpandThreads * 8 output columns). Each thread owns 8
 // columns and reads each B^T row's 16 bytes there once for all the item's tokens; the
 // shrunk values (scaled) and the addresses of rows past the first kUnroll sit in shared
-// memory. The first B^T rows, y and the shrunk values are all requested at once.
+// memory. The first B^T rows are requested before waiting for y and the shrunk values.
 template <class T, int kTokens>
 __global__ void __launch_bounds__(kExpandThreads)
     expand_kernel(LoraStepTables tables, LoraProjection projection, const float* __restrict__ t, T* __restrict__ y,
                   int y_stride) {
     const LoraWorkItem item = tables.items[blockIdx.x];
-    if (item.tokens == 0) return;
     const int fused = static_cast<int>(blockIdx.y), module = projection.module[fused];
     const int n8 = projection.out_features[fused] / 8;
-    if (static_cast<int>(blockIdx.z) * kExpandThreads >= n8) return;
     const int col8 = static_cast<int>(blockIdx.z) * kExpandThreads + static_cast<int>(threadIdx.x);
     const void* const* rows = module_rows(tables, item.slot, projection.layer, module, 1);
     const uint4* first_rows[kUnroll<kTokens>];
 #pragma unroll
     for (int u = 0; u < kUnroll<kTokens>; ++u)
-        first_rows[u] = u < tables.max_rank ? static_cast<const uint4*>(rows[u]) : nullptr;
+        first_rows[u] = item.tokens > 0 && u < tables.max_rank ? static_cast<const uint4*>(rows[u]) : nullptr;
     const LoraModuleEntry entry = module_entry(tables, item.slot, projection.layer, module);
     uint4 bv[kUnroll<kTokens>];
 #pragma unroll
     for (int u = 0; u < kUnroll<kTokens>; ++u)
         bv[u] = first_rows[u] && col8 < n8 ? __ldg(first_rows[u] + col8) : make_uint4(0, 0, 0, 0);
-    if (entry.rank == 0) return;
+    wait_for_prior_kernel();  // y comes from the GEMM before, the shrunk values from the shrink
+    if (item.tokens == 0 || entry.rank == 0 || static_cast<int>(blockIdx.z) * kExpandThreads >= n8) return;
     uint4* out[kTokens];
     uint4 yv[kTokens];
 #pragma unroll
@@ -285,10 +290,9 @@ void lora_shrink(const LoraStepTables& tables, const LoraProjection& projection,
     dispatch(dtype, tables, [&]<class T, int kTokens>() {
         const dim3 grid(static_cast<unsigned>(launch_items), static_cast<unsigned>(projection.count),
                         static_cast<unsigned>((tables.max_rank + kRowsPerBlock<kTokens> - 1) / kRowsPerBlock<kTokens>));
-        shrink_kernel<T, kTokens><<<grid, kShrinkWarps<kTokens> * 32, 0, stream>>>(
-            tables, projection, static_cast<const uint4*>(x), scratch);
+        launch_dependent(who, shrink_kernel<T, kTokens>, grid, dim3(kShrinkWarps<kTokens> * 32), 0, stream, tables,
+                         projection, static_cast<const uint4*>(x), scratch);
     });
-    check(cudaGetLastError(), who);
 }
 
 void lora_expand(const LoraStepTables& tables, const LoraProjection& projection, DType dtype, const float* scratch,
@@ -311,10 +315,9 @@ void lora_expand(const LoraStepTables& tables, const LoraProjection& projection,
     dispatch(dtype, tables, [&]<class T, int kTokens>() {
         const std::size_t shared =
             static_cast<std::size_t>(tables.max_rank) * (sizeof(void*) + kTokens * sizeof(float));
-        expand_kernel<T, kTokens>
-            <<<grid, kExpandThreads, shared, stream>>>(tables, projection, scratch, static_cast<T*>(y), y_stride);
+        launch_dependent(who, expand_kernel<T, kTokens>, grid, dim3(kExpandThreads), shared, stream, tables, projection,
+                         scratch, static_cast<T*>(y), y_stride);
     });
-    check(cudaGetLastError(), who);
 }
 
 }  // namespace lw::cuda

@@ -1,6 +1,7 @@
 #include "paged_attention.h"
 
 #include "cuda_check.h"
+#include "dependent_launch.cuh"
 #include "half_io.cuh"
 #include "paged_kv_device.cuh"
 
@@ -351,6 +352,7 @@ __global__ void __launch_bounds__(kDecodeThreads) decode_kernel(AttentionArgs a)
     const int token = a.batch.seq_starts[seq], next_token = a.batch.seq_starts[seq + 1];
     const int query = a.batch.seq_positions[seq];
     const int* table = a.batch.block_tables + a.batch.block_table_starts[seq] + a.layer;
+    wait_for_prior_kernel();          // q and this step's K/V come from the kernel before
     if (next_token == token) return;  // a padding sequence
     const int group = a.num_heads / a.kv.kv_heads, slices = gridDim.y / a.kv.kv_heads;
     const int kv_head = blockIdx.y / slices, slice = blockIdx.y % slices;
@@ -544,6 +546,7 @@ __global__ void __launch_bounds__(kCombineThreads) combine_kernel(AttentionArgs 
     __shared__ float weight[kCombineThreads], scratch[32];
     const int token = blockIdx.x, head = blockIdx.y, hd = a.kv.head_dim, splits = a.kv_splits;
     const std::size_t row = static_cast<std::size_t>(token) * a.num_heads + head;
+    wait_for_prior_kernel();  // the splits' partials
     const float* ws = static_cast<const float*>(a.workspace) + row * splits * (hd + 2);
     // Split s's max is ws[s * (hd + 2) + hd], its sum the float after; -inf: no positions.
     float peak = kNegInf;
@@ -597,7 +600,7 @@ void launch_decode(const AttentionArgs& a, cudaStream_t stream) {
     const int slices = (a.num_heads / a.kv.kv_heads + Heads - 1) / Heads;
     const dim3 grid(static_cast<unsigned>(a.batch.num_seqs), static_cast<unsigned>(a.kv.kv_heads * slices),
                     static_cast<unsigned>(a.kv_splits));
-    decode_kernel<T, Lanes, Heads><<<grid, kDecodeThreads, 0, stream>>>(a);
+    launch_dependent("paged_attention", decode_kernel<T, Lanes, Heads>, grid, dim3(kDecodeThreads), 0, stream, a);
 }
 
 template <class T, int Lanes>
@@ -632,8 +635,9 @@ void launch(const AttentionArgs& a, const Plan& plan, cudaStream_t stream) {
         launch_tiles<T, pieces_for(256)>(a, plan, stream);
     }
     if (a.kv_splits > 1)
-        combine_kernel<T><<<dim3(static_cast<unsigned>(a.batch.num_tokens), static_cast<unsigned>(a.num_heads)),
-                            kCombineThreads, 0, stream>>>(a);
+        launch_dependent("paged_attention", combine_kernel<T>,
+                         dim3(static_cast<unsigned>(a.batch.num_tokens), static_cast<unsigned>(a.num_heads)),
+                         dim3(kCombineThreads), 0, stream, a);
 }
 
 }  // namespace

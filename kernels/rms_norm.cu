@@ -1,6 +1,7 @@
 #include "rms_norm.h"
 
 #include "cuda_check.h"
+#include "dependent_launch.cuh"
 #include "half_io.cuh"
 
 #include <cstdint>
@@ -54,6 +55,7 @@ __global__ void __launch_bounds__(kThreads)
     const auto* w = reinterpret_cast<const C*>(weight);
     auto* orow = reinterpret_cast<C*>(out) + offset;
     const int chunks = n / kVec, first = static_cast<int>(threadIdx.x);
+    wait_for_prior_kernel();  // x and delta come from the kernels before
 
     float sum_sq = 0.0f;
     C cached[kCached];
@@ -81,11 +83,10 @@ void launch(DType dtype, void* x, const void* delta, const void* weight, void* o
     dispatch_half(dtype, who, [&](auto tag) {
         using T = decltype(tag);
         if (rows == 0) return;
-        auto* kernel = wide ? rms_norm_kernel<T, 8> : rms_norm_kernel<T, 1>;
-        kernel<<<rows, kThreads, 0, stream>>>(static_cast<T*>(x), static_cast<const T*>(delta),
-                                              static_cast<const T*>(weight), static_cast<T*>(out), n, eps);
+        launch_dependent(who, wide ? rms_norm_kernel<T, 8> : rms_norm_kernel<T, 1>, dim3(rows), dim3(kThreads), 0,
+                         stream, static_cast<T*>(x), static_cast<const T*>(delta), static_cast<const T*>(weight),
+                         static_cast<T*>(out), n, eps);
     });
-    check(cudaGetLastError(), who);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "rope.h"
 
 #include "cuda_check.h"
+#include "dependent_launch.cuh"
 #include "half_io.cuh"
 #include "paged_kv_device.cuh"
 
@@ -60,6 +61,7 @@ __global__ void __launch_bounds__(kThreads) rope_kv_kernel(RopeKvArgs a) {
             sin_s[i] = static_cast<float>(s);
         }
         __syncthreads();
+        wait_for_prior_kernel();  // q|k|v comes from the GEMM before; the angles did not need it
         if (unit < rotations) {
             const int head = unit / per_head, i = (unit % per_head) * kVec;
             const bool is_q = head < a.num_heads;
@@ -86,6 +88,7 @@ __global__ void __launch_bounds__(kThreads) rope_kv_kernel(RopeKvArgs a) {
             return;
         }
     }
+    wait_for_prior_kernel();
     const int i = (unit - rotations) * kVec;
     if (i >= kv_dim) return;
     const auto* v_bias = static_cast<const T*>(a.v_bias);
@@ -126,9 +129,9 @@ void rope_write_kv(const RopeKvArgs& args, cudaStream_t stream) {
         const int units = (args.num_heads + args.kv.kv_heads) * (args.kv.head_dim / 2 / kVec) + kv_dim / kVec;
         const dim3 grid(static_cast<unsigned>(args.batch.num_tokens),
                         static_cast<unsigned>((units + kThreads - 1) / kThreads));
-        if (args.batch.num_tokens > 0) rope_kv_kernel<decltype(tag)><<<grid, kThreads, 0, stream>>>(args);
+        if (args.batch.num_tokens > 0)
+            launch_dependent("rope_write_kv", rope_kv_kernel<decltype(tag)>, grid, dim3(kThreads), 0, stream, args);
     });
-    check(cudaGetLastError(), "rope_write_kv");
 }
 
 }  // namespace lw::cuda
