@@ -354,6 +354,7 @@ private slots:
         s.adapter_cache.host.misses = 2;
         s.adapter_cache.pool.evictions = 1;
         s.adapter_cache.registered = 12;
+        s.adapter_cache.uploads = {33554432, 0.25};
         s.adapters.push_back({"qv", 1, lw::AdapterTier::Pool, false, 2, {}, {}});
         s.adapters.push_back({"idle", 2, lw::AdapterTier::Host, false, 0, {}, {}});
         s.time_to_first_token.count = 4;
@@ -372,7 +373,8 @@ private slots:
               QString("lw_adapter_cache_hits_total{tier=\"pool\"} 7"),
               QString("lw_adapter_cache_misses_total{tier=\"host\"} 2"),
               QString("lw_adapter_cache_evictions_total{tier=\"pool\"} 1"),
-              QString("lw_adapters_resident{tier=\"disk\"} 12"), QString("# TYPE vllm:num_requests_running gauge")})
+              QString("lw_adapters_resident{tier=\"disk\"} 12"), QString("lw_adapter_upload_bytes_total 33554432"),
+              QString("lw_adapter_upload_seconds_total 0.25"), QString("# TYPE vllm:num_requests_running gauge")})
             QVERIFY2(text.contains(line + "\n"), qPrintable(line));
         QVERIFY(text.contains(
             R"(vllm:lora_requests_info{running_lora_adapters="qv",max_lora="4",waiting_lora_adapters=""} )"));

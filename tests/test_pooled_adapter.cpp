@@ -239,7 +239,9 @@ private slots:
         const auto second = lw::upload_adapter_image(std::move(image), 2, later, backend);
         QCOMPARE(freed, 1);
         QVERIFY(first.upload > 0);
-        QVERIFY(second.upload > first.upload);  // tickets increase with every upload
+        QVERIFY(second.upload > first.upload);                      // tickets increase with every upload
+        QCOMPARE(backend.upload_stats().bytes, 2 * needed * 4096);  // both uploads' copies, timed
+        QVERIFY(backend.upload_stats().seconds > 0.0);
         std::vector<std::byte> page(4096);
         for (std::size_t i = 0; i < needed; ++i) {
             backend.read_page(later[i], 0, page);

@@ -43,6 +43,19 @@ nlohmann::json tier_json(const AdapterTierStats& t) {
             {"resident", t.resident}};
 }
 
+nlohmann::json uploads_json(const UploadStats& u) {
+    return {{"bytes", u.bytes}, {"seconds", u.seconds}};
+}
+
+// The pool loads' copies, which run beside compute on a GPU.
+std::string uploads_text(const UploadStats& u, std::uint64_t loads) {
+    if (u.bytes == 0) return "none";
+    std::string text = fixed(static_cast<double>(u.bytes) / 1e9, 2) + " GB in " + fixed(u.seconds, 3) + " s (" +
+                       fixed(u.seconds > 0.0 ? static_cast<double>(u.bytes) / u.seconds / 1e9 : 0.0, 1) + " GB/s)";
+    if (loads > 0) text += ", " + fixed(u.seconds / static_cast<double>(loads) * 1e3, 2) + " ms per load";
+    return text;
+}
+
 std::string tier_text(const AdapterTierStats& t) {
     return std::to_string(t.loads) + " loads in " + fixed(t.load_seconds, 2) + " s, " + std::to_string(t.hits) +
            " hits, " + std::to_string(t.misses) + " misses, " + std::to_string(t.evictions) + " evictions";
@@ -148,6 +161,7 @@ nlohmann::json run_trace(BenchSetup& s, const BenchOptions& o) {
     // The trace's own share of the cache's work and the preemptions (not the warm-up's).
     const AdapterTierStats pool = since(m.adapter_cache.pool, before.adapter_cache.pool);
     const AdapterTierStats host = since(m.adapter_cache.host, before.adapter_cache.host);
+    const UploadStats uploads = m.adapter_cache.uploads - before.adapter_cache.uploads;
     const std::uint64_t preemptions = m.preemptions - before.preemptions;
 
     Table t("trace: " + o.model + ", " + fixed(o.rate, 1) + " req/s for " + fixed(o.duration, 0) + " s, " +
@@ -163,6 +177,7 @@ nlohmann::json run_trace(BenchSetup& s, const BenchOptions& o) {
     t.row("inter-token latency", percentiles_ms(itl_p));
     t.row("SLO attainment", fixed(100.0 * slo, 1) + "% with TTFT <= " + fixed(o.slo_ttft, 1) + " s");
     t.row("adapters in pool", tier_text(pool));
+    t.row("pool uploads", uploads_text(uploads, pool.loads));
     t.row("adapters in host RAM", tier_text(host));
     t.row("preemptions", std::to_string(preemptions));
     if (!first_error.empty()) t.row("first error", first_error);
@@ -189,6 +204,7 @@ nlohmann::json run_trace(BenchSetup& s, const BenchOptions& o) {
              {{"pool", tier_json(pool)},
               {"host", tier_json(host)},
               {"registered", m.adapter_cache.registered},
+              {"uploads", uploads_json(uploads)},
               {"no_room", m.adapter_cache.no_room - before.adapter_cache.no_room}}},
             {"warm_pool", o.warm_pool},
             {"preemptions", preemptions},

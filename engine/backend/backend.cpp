@@ -3,6 +3,7 @@
 #include "core/error.h"
 
 #include <algorithm>
+#include <chrono>
 
 namespace lw {
 
@@ -31,9 +32,18 @@ void Backend::check_page_upload(std::span<const PageId> pages, std::size_t bytes
 // Copied before returning: there is no owner to keep alive and no upload to wait for.
 UploadTicket Backend::write_pages(std::span<const PageId> pages, const HostBuffer& bytes, std::shared_ptr<const void>) {
     check_page_upload(pages, bytes.size());
+    const auto start = std::chrono::steady_clock::now();
     for (std::size_t i = 0; i < pages.size(); ++i)
         write_page(pages[i], 0, bytes.bytes().subspan(i * page_bytes(), page_bytes()));
+    const std::lock_guard lock(upload_stats_mutex_);
+    upload_stats_.bytes += bytes.size();
+    upload_stats_.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return ++last_ticket_;
+}
+
+UploadStats Backend::upload_stats() const {
+    const std::lock_guard lock(upload_stats_mutex_);
+    return upload_stats_;
 }
 
 void Backend::order_uploads_before_compute(UploadTicket) {}

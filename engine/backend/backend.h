@@ -12,12 +12,14 @@
 #include "memory/kv_layout.h"
 #include "memory/page_pool.h"
 #include "memory/pooled_adapter.h"
+#include "memory/upload_stats.h"
 #include "model/model_config.h"
 #include "model/model_weights.h"
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -109,6 +111,8 @@ public:
     // were writing) wait for the uploads up to ticket `upto`. Nothing to do where copies
     // are done when write_pages returns.
     virtual void order_uploads_before_compute(UploadTicket upto);
+    // The uploads that have landed so far (upload_stats.h). Any thread may ask.
+    virtual UploadStats upload_stats() const;
     // Copies bytes back (tests, debugging).
     virtual void read_page(PageId page, std::size_t offset, std::span<std::byte> out) const = 0;
 
@@ -131,6 +135,8 @@ protected:
 
 private:
     UploadTicket last_ticket_ = 0;  // the default write_pages' tickets
+    mutable std::mutex upload_stats_mutex_;
+    UploadStats upload_stats_;  // the default write_pages' copies
 };
 
 }  // namespace lw

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "memory/page_pool.h"
+#include "memory/upload_stats.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -18,7 +19,7 @@ struct AdapterTierStats {
     std::uint64_t loads = 0;         // brought into this tier (pool: uploads; host: disk reads after registration's)
     std::uint64_t failed_loads = 0;  // host: disk reads that failed
     std::uint64_t evictions = 0;     // pushed down a tier (pool -> host, host -> disk)
-    double load_seconds = 0.0;       // total time of the loads
+    double load_seconds = 0.0;       // total time of the loads (pool: the step thread's, queueing the upload)
     std::size_t resident = 0;        // adapters in this tier now
 };
 
@@ -28,6 +29,7 @@ struct AdapterCacheStats {
     std::size_t registered = 0;  // the disk tier: every registered adapter
     std::size_t loading = 0;     // disk -> host loads in flight
     std::uint64_t no_room = 0;   // acquires turned away because the pool could not make room
+    UploadStats uploads;         // the pool loads' copies on the device
 };
 
 enum class AdapterTier : std::uint8_t { Disk, Host, Pool };

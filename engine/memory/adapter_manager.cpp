@@ -185,6 +185,7 @@ AdapterCacheStats AdapterManager::stats() const {
     s.registered = entries_.size();
     s.loading = count_loading();
     s.no_room = no_room_;
+    s.uploads = backend_.upload_stats();
     return s;
 }
 

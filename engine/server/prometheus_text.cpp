@@ -123,6 +123,11 @@ std::string prometheus_text(const MetricsSnapshot& s, const PrometheusLabels& la
     w.sample("lw_adapters_resident", label("tier", "pool"), c.pool.resident);
     w.sample("lw_adapters_resident", label("tier", "host"), c.host.resident);
     w.sample("lw_adapters_resident", label("tier", "disk"), c.registered);
+    w.family("lw_adapter_upload_bytes_total", "counter", "Bytes of adapter uploads to the pool that have landed.");
+    w.sample("lw_adapter_upload_bytes_total", "", c.uploads.bytes);
+    w.family("lw_adapter_upload_seconds_total", "counter",
+             "Time the adapter uploads' copies took on the device, beside compute.");
+    w.sample("lw_adapter_upload_seconds_total", "", c.uploads.seconds);
     return w.str();
 }
 

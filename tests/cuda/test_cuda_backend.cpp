@@ -115,7 +115,9 @@ private slots:
                 QVERIFY2(std::equal(back.begin(), back.end(), want.begin() + std::ptrdiff_t(i * page_bytes)),
                          lw::cat("page ", pages[i], " of ", page_bytes, " bytes").c_str());
             }
-            QVERIFY(watch.expired());  // released once the copy had landed
+            QVERIFY(watch.expired());                                           // released once the copy had landed
+            QCOMPARE(backend.upload_stats().bytes, pages.size() * page_bytes);  // timed on the upload stream
+            QVERIFY(backend.upload_stats().seconds > 0.0);
             QVERIFY(backend.write_pages(pages, *scribble, scribble) > ticket);
         }
     }
@@ -151,6 +153,7 @@ private slots:
             QVERIFY2(std::equal(back.begin(), back.end(), want.begin() + std::ptrdiff_t(i * kBytes)),
                      lw::cat("page ", pages[i]).c_str());
         }
+        QCOMPARE(backend.upload_stats().bytes, pages.size() * kBytes);
         QVERIFY(backend.write_pages(pages, *bytes, nullptr) > first);
         LW_EXPECT_ERROR(backend.write_pages(pages, lw::HostBuffer::ordinary(kBytes), nullptr), "not whole pages");
         LW_EXPECT_ERROR(backend.write_pages(std::vector<lw::PageId>{16}, lw::HostBuffer::ordinary(kBytes), nullptr),

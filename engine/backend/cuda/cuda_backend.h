@@ -51,6 +51,7 @@ public:
                              std::shared_ptr<const void> owner) override;
     // Makes the compute stream wait for the uploads up to `upto` (a forward's adapters').
     void order_uploads_before_compute(UploadTicket upto) override { uploads_.order_before(stream_, upto); }
+    UploadStats upload_stats() const override { return uploads_.stats(); }
     void read_page(PageId page, std::size_t offset, std::span<std::byte> out) const override;
     std::unique_ptr<ModelRunner> load_model(const ModelConfig& config, const ModelWeights& weights) override;
     // Device-to-device copies of 256 MiB timed with events, best of a few runs.

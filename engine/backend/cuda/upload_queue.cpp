@@ -14,15 +14,32 @@ UploadQueue::UploadQueue(std::size_t capacity) : staging_(CudaBuffer::pinned(cap
 
 UploadQueue::~UploadQueue() {
     cudaStreamSynchronize(stream_);
-    for (const InFlight& f : in_flight_) cudaEventDestroy(f.done);
+    for (const InFlight& f : in_flight_) {
+        cudaEventDestroy(f.started);
+        cudaEventDestroy(f.done);
+    }
     for (cudaEvent_t e : spare_events_) cudaEventDestroy(e);
     cudaStreamDestroy(stream_);
 }
 
 void UploadQueue::retire_front() {
-    check(cudaEventSynchronize(in_flight_.front().done), "waiting for an upload");
-    spare_events_.push_back(in_flight_.front().done);
+    const InFlight& f = in_flight_.front();
+    check(cudaEventSynchronize(f.done), "waiting for an upload");
+    float ms = 0.0f;
+    check(cudaEventElapsedTime(&ms, f.started, f.done), "timing an upload");
+    {
+        const std::lock_guard lock(stats_mutex_);
+        stats_.bytes += f.bytes;
+        stats_.seconds += ms / 1e3;
+    }
+    spare_events_.push_back(f.started);
+    spare_events_.push_back(f.done);
     in_flight_.pop_front();
+}
+
+UploadStats UploadQueue::stats() const {
+    const std::lock_guard lock(stats_mutex_);
+    return stats_;
 }
 
 void UploadQueue::retire_finished() {
@@ -45,16 +62,36 @@ std::size_t UploadQueue::reserve(std::size_t size) {
     return offset;
 }
 
-void UploadQueue::record(UploadTicket ticket, std::size_t offset, std::size_t size, std::shared_ptr<const void> owner) {
-    cudaEvent_t event = nullptr;
+cudaEvent_t UploadQueue::event() {
+    cudaEvent_t e = nullptr;
     if (spare_events_.empty()) {
-        check(cudaEventCreateWithFlags(&event, cudaEventDisableTiming), "creating an upload event");
+        check(cudaEventCreate(&e), "creating an upload event");
     } else {
-        event = spare_events_.front();
+        e = spare_events_.front();
         spare_events_.pop_front();
     }
-    check(cudaEventRecord(event, stream_), "recording an upload");
-    in_flight_.push_back({ticket, event, offset, size, std::move(owner)});
+    return e;
+}
+
+cudaEvent_t UploadQueue::start() {
+    const cudaEvent_t started = event();
+    const cudaError_t e = cudaEventRecord(started, stream_);
+    if (e != cudaSuccess) {
+        spare_events_.push_back(started);
+        check(e, "recording an upload's start");
+    }
+    return started;
+}
+
+void UploadQueue::record(UploadTicket ticket, cudaEvent_t started, std::size_t bytes, std::size_t offset,
+                         std::size_t size, std::shared_ptr<const void> owner) {
+    const cudaEvent_t done = event();
+    if (const cudaError_t e = cudaEventRecord(done, stream_); e != cudaSuccess) {
+        spare_events_.push_back(started);
+        spare_events_.push_back(done);
+        check(e, "recording an upload");
+    }
+    in_flight_.push_back({ticket, started, done, bytes, offset, size, std::move(owner)});
 }
 
 UploadTicket UploadQueue::copy_staged(void* dst, std::span<const std::byte> bytes) {
@@ -65,9 +102,14 @@ UploadTicket UploadQueue::copy_staged(void* dst, std::span<const std::byte> byte
         const std::size_t offset = reserve(size);
         std::byte* stage = staging_.as<std::byte>() + offset;
         std::memcpy(stage, bytes.data() + done, size);
-        check(cudaMemcpyAsync(static_cast<std::byte*>(dst) + done, stage, size, cudaMemcpyHostToDevice, stream_),
-              "queueing an upload");
-        record(ticket, offset, size, nullptr);
+        const cudaEvent_t started = start();
+        const cudaError_t e =
+            cudaMemcpyAsync(static_cast<std::byte*>(dst) + done, stage, size, cudaMemcpyHostToDevice, stream_);
+        if (e != cudaSuccess) {
+            spare_events_.push_back(started);
+            check(e, "queueing an upload");
+        }
+        record(ticket, started, size, offset, size, nullptr);
         done += size;
     }
     return ticket;
@@ -76,6 +118,8 @@ UploadTicket UploadQueue::copy_staged(void* dst, std::span<const std::byte> byte
 UploadTicket UploadQueue::copy_pinned(std::span<const PinnedCopy> copies, std::shared_ptr<const void> owner) {
     retire_finished();
     const UploadTicket ticket = ++last_ticket_;
+    const cudaEvent_t started = start();
+    std::size_t bytes = 0;
     for (const PinnedCopy& c : copies) {
         const cudaError_t e = c.rows == 1 || (c.dst_pitch == c.width && c.src_pitch == c.width)
                                   ? cudaMemcpyAsync(c.dst, c.src, c.width * c.rows, cudaMemcpyHostToDevice, stream_)
@@ -83,10 +127,12 @@ UploadTicket UploadQueue::copy_pinned(std::span<const PinnedCopy> copies, std::s
                                                       cudaMemcpyHostToDevice, stream_);
         if (e != cudaSuccess) {
             cudaStreamSynchronize(stream_);  // the copies already queued read `owner`'s bytes
+            spare_events_.push_back(started);
             check(e, "queueing an upload from pinned memory");
         }
+        bytes += c.width * c.rows;
     }
-    record(ticket, 0, 0, std::move(owner));
+    record(ticket, started, bytes, 0, 0, std::move(owner));
     return ticket;
 }
 

@@ -5,10 +5,12 @@
 // the caller may drop them once copy_staged returns); a slot of the ring is reused once
 // the event recorded after its copy has fired. Every upload gets a ticket, increasing:
 // events on one stream fire in order, so waiting for the newest event of a ticket at
-// most T waits for every upload up to T.
+// most T waits for every upload up to T. Events around each upload's copies time them on
+// the upload stream (upload_stats.h).
 #pragma once
 
 #include "backend/cuda/cuda_buffer.h"
+#include "memory/upload_stats.h"
 #include "memory/upload_ticket.h"
 
 #include <cuda_runtime_api.h>
@@ -16,6 +18,7 @@
 #include <cstddef>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <span>
 
 namespace lw::cuda {
@@ -49,20 +52,28 @@ public:
     void order_before(cudaStream_t stream, UploadTicket upto);
     // Blocks until every queued copy has landed.
     void synchronize();
+    // The uploads found landed so far (when a later call looked). Any thread may ask.
+    UploadStats stats() const;
 
     cudaStream_t stream() const { return stream_; }
 
 private:
     struct InFlight {
         UploadTicket ticket;
-        cudaEvent_t done;
+        cudaEvent_t started, done;
+        std::size_t bytes;   // copied between the two events
         std::size_t offset;  // the staging slot, when size > 0
         std::size_t size;
         std::shared_ptr<const void> owner;  // pinned bytes being read
     };
     std::size_t reserve(std::size_t size);  // a staging offset free for `size` bytes
-    // Records the event after an upload's copies; `size` > 0: they read the staging slot at `offset`.
-    void record(UploadTicket ticket, std::size_t offset, std::size_t size, std::shared_ptr<const void> owner);
+    cudaEvent_t event();                    // a spare one, or a new one
+    // Records the event before an upload's copies.
+    cudaEvent_t start();
+    // Records the event after an upload's copies (`bytes` of them, since `started`); `size`
+    // > 0: they read the staging slot at `offset`.
+    void record(UploadTicket ticket, cudaEvent_t started, std::size_t bytes, std::size_t offset, std::size_t size,
+                std::shared_ptr<const void> owner);
     void retire_front();
     void retire_finished();  // without waiting: the copies that have landed
 
@@ -72,6 +83,8 @@ private:
     std::deque<cudaEvent_t> spare_events_;
     std::size_t head_ = 0;
     UploadTicket last_ticket_ = 0;
+    mutable std::mutex stats_mutex_;
+    UploadStats stats_;
 };
 
 }  // namespace lw::cuda
