@@ -198,8 +198,6 @@ PooledAdapter upload_adapter_image(std::shared_ptr<const AdapterImage> image, st
              "-byte pages");
     if (pages.size() != image->page_count())
         fail("adapter image needs ", image->page_count(), " pages, was given ", pages.size());
-    for (PageId p : pages)
-        if (p >= backend.page_count()) fail("adapter image: page ", p, " is beyond the pool's ", backend.page_count());
     PooledAdapter pooled = image->layout;
     pooled.id = id;
     pooled.pages.assign(pages.begin(), pages.end());

@@ -131,8 +131,9 @@ void Gemm::time_candidates(Plan& p, const GemmArgs& a, cudaStream_t stream, cons
 }
 
 void Gemm::tune(const GemmArgs& a, cudaStream_t stream, const char* what) {
+    if (a.rows <= 0 || a.rows > kTunedRows) return;
     Plan& p = plan(a, what);
-    if (!p.tuned && a.rows > 0 && a.rows <= kTunedRows) time_candidates(p, a, stream, what);
+    if (!p.tuned) time_candidates(p, a, stream, what);
 }
 
 void Gemm::run(const GemmArgs& a, cudaStream_t stream, const char* what) {
