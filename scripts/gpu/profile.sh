@@ -7,24 +7,16 @@
 #   WORKLOAD: base1, base32, base64, mixed32, mixed64 (default: all)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-parts=" "
 source scripts/gpu/unpack.sh
 out=${OUT:-$PWD/profile-out}
 mkdir -p "$out"
 engine=(throughput --model "${LW_BENCH_MODEL:-llama-7b}" --backend cuda --pool-mib 40960 --page-kib 256
         --max-num-batched-tokens 8192 --adapter-cache /tmp/lw-bench-adapters --prompt 128 --gen 4 --warmup 0)
-workloads=${*:-base1 base32 base64 mixed32 mixed64}
-for w in $workloads; do
-  case $w in
-    base1) args=(--batch 1) ;;
-    base32) args=(--batch 32) ;;
-    base64) args=(--batch 64) ;;
-    mixed32) args=(--batch 32 --distinct 32 --ranks 16) ;;
-    mixed64) args=(--batch 64 --distinct 64 --ranks 8-64) ;;
-    *) echo "profile.sh: unknown workload '$w'" >&2; exit 2 ;;
-  esac
+source scripts/gpu/workloads.sh
+for w in ${*:-$workloads_known}; do
+  workload_args "$w" || exit 2
   ncu --csv --page raw --metrics gpu__time_duration.sum --cache-control none --clock-control none \
-    --log-file "$out/$w.csv" "$work/bin/lora-bench" "${engine[@]}" "${args[@]}" >"$out/$w.log" 2>&1 ||
+    --log-file "$out/$w.csv" "$work/bin/lora-bench" "${engine[@]}" "${workload[@]}" >"$out/$w.log" 2>&1 ||
     { echo "== $w: ncu or lora-bench failed"; tail -5 "$out/$w.log"; continue; }
   python3 bench/kernel_profile.py "$out/$w.csv" "$w"
 done
