@@ -4,8 +4,9 @@
 # (bench/compare_runs.py). Two machines of one kind can differ by 5% on the same binary,
 # so a change is measured against its base only within one call. A is LW_BUNDLE
 # (default .device/bundle.tar.xz), B is LW_BUNDLE_B; a bundle of lora-bench alone is
-# enough (LW_BUNDLE=.device/b.tar.xz scripts/gpu/bundle.sh lora-bench), and keeps two
-# within a call's carry. The runs' JSON land in $OUT.
+# enough (LW_BUNDLE=.device/b.tar.xz scripts/gpu/bundle.sh lora-bench), and B may hold
+# bin/ alone (tar -cJf b.tar.xz bin): its lora-bench then loads A's libraries, which
+# keeps two bundles well within a call's carry. The runs' JSON land in $OUT.
 # Usage (device call): LW_BUNDLE_B=FILE bash scripts/gpu/compare.sh [WORKLOAD...]
 #   WORKLOAD: as scripts/gpu/workloads.sh (default: base32 mixed32 mixed64)
 #   LW_COMPARE_REPEATS: rounds of A then B (default 2); LW_BENCH_MODEL (llama-7b) and
