@@ -33,10 +33,8 @@ runs="$work/runs"
 mkdir -p "$out" "$runs"
 exec > >(tee "$out/bench.log") 2>&1
 
-model=${LW_BENCH_MODEL:-llama-7b}
+source scripts/gpu/workloads.sh
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-engine=(--model "$model" --backend cuda --pool-mib "${LW_BENCH_POOL_MIB:-40960}" --page-kib 256
-        --max-num-batched-tokens 4096 --adapter-cache /tmp/lw-bench-adapters)
 bench() {
   local name=$1
   shift
@@ -47,7 +45,7 @@ peer() {
   local name=$1
   shift
   echo "== peft_baseline $name: $*"
-  python3 bench/peft_baseline.py --shape "$model" --prompt 128 --gen "$gen" "$@" --json "$runs/$name.json" ||
+  python3 bench/peft_baseline.py --shape "$bench_model" --prompt 128 --gen "$gen" "$@" --json "$runs/$name.json" ||
     echo "== peft_baseline $name FAILED (exit $?)"
 }
 
@@ -61,16 +59,18 @@ if [[ $device != cuda* ]]; then
   echo "== the engine has no CUDA backend here: lora-bench runs skipped"
 fi
 if [[ $device == cuda* && $parts == *" throughput "* ]]; then
-  bench base throughput "${engine[@]}" --batch 1,8,32,64 --prompt 128 --gen "$gen"
-  bench mixed32 throughput "${engine[@]}" --batch 32 --distinct 32 --ranks 16 --prompt 128 --gen "$gen"
-  bench mixed64 throughput "${engine[@]}" --batch 64 --distinct 64 --ranks 8-64 --prompt 128 --gen "$gen"
+  bench base throughput "${bench_engine[@]}" --batch 1,8,32,64 --prompt 128 --gen "$gen"
+  for w in mixed32 mixed64; do
+    workload_args $w
+    bench $w throughput "${bench_engine[@]}" "${workload[@]}" --prompt 128 --gen "$gen"
+  done
 fi
 if [[ $device == cuda* && $parts == *" traces "* ]]; then
   for n in $trace_adapters; do
     for s in s1 s2; do
       ranks=8
       [ $s = s2 ] && ranks=8-64
-      bench "$s-$n" trace "${engine[@]}" --adapters "$n" --ranks "$ranks" --rate 10 --duration "$trace_seconds" \
+      bench "$s-$n" trace "${bench_engine[@]}" --adapters "$n" --ranks "$ranks" --rate 10 --duration "$trace_seconds" \
         --max-loras 128 --max-cpu-loras 256 --max-num-seqs 256 --timeout "$drain"
     done
   done
@@ -80,7 +80,7 @@ if [[ $device == cuda* && $parts == *" workingset "* ]]; then
   # them resident: rank-16 adapters (33 MB for llama-7b), all in host RAM, the pool warmed
   # first, so that the difference is the host -> pool loads.
   for ws in resident:128 4x:512; do
-    bench "ws-${ws%%:*}" trace "${engine[@]}" --adapters "${ws##*:}" --ranks 16 --rate 10 --duration "$trace_seconds" \
+    bench "ws-${ws%%:*}" trace "${bench_engine[@]}" --adapters "${ws##*:}" --ranks 16 --rate 10 --duration "$trace_seconds" \
       --max-loras 128 --max-cpu-loras 512 --max-num-seqs 256 --warm-pool --timeout "$drain"
   done
 fi

@@ -9,8 +9,8 @@
 # keeps two bundles well within a call's carry. The runs' JSON land in $OUT.
 # Usage (device call): LW_BUNDLE_B=FILE bash scripts/gpu/compare.sh [WORKLOAD...]
 #   WORKLOAD: as scripts/gpu/workloads.sh (default: base32 mixed32 mixed64)
-#   LW_COMPARE_REPEATS: rounds of A then B (default 2); LW_BENCH_MODEL (llama-7b) and
-#   LW_BENCH_POOL_MIB (40960) as bench.sh
+#   LW_COMPARE_REPEATS: rounds of A then B (default 2); the engine as bench.sh's
+#   (workloads.sh: LW_BENCH_MODEL, LW_BENCH_POOL_MIB)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 [ -n "${LW_BUNDLE_B:-}" ] || { echo "compare.sh: set LW_BUNDLE_B to the bundle to compare" >&2; exit 2; }
@@ -25,8 +25,7 @@ bin_b="$work/bin/lora-bench"
 out=${OUT:-$PWD/compare-out}
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-engine=(throughput --model "${LW_BENCH_MODEL:-llama-7b}" --backend cuda --pool-mib "${LW_BENCH_POOL_MIB:-40960}"
-        --page-kib 256 --max-num-batched-tokens 4096 --adapter-cache /tmp/lw-bench-adapters --prompt 128 --gen 32)
+engine=(throughput "${bench_engine[@]}" --prompt 128 --gen 32)
 for round in $(seq "${LW_COMPARE_REPEATS:-2}"); do
   for w in $workloads; do
     workload_args "$w"

@@ -10,9 +10,9 @@ cd "$(dirname "$0")/../.."
 source scripts/gpu/unpack.sh
 out=${OUT:-$PWD/profile-out}
 mkdir -p "$out"
-engine=(throughput --model "${LW_BENCH_MODEL:-llama-7b}" --backend cuda --pool-mib 40960 --page-kib 256
-        --max-num-batched-tokens 8192 --adapter-cache /tmp/lw-bench-adapters --prompt 128 --gen 4 --warmup 0)
 source scripts/gpu/workloads.sh
+# bench.sh's engine, with a larger step budget (the later flag wins) and 4 generated tokens.
+engine=(throughput "${bench_engine[@]}" --max-num-batched-tokens 8192 --prompt 128 --gen 4 --warmup 0)
 for w in ${*:-$workloads_known}; do
   workload_args "$w" || exit 2
   ncu --csv --page raw --metrics gpu__time_duration.sum --cache-control none --clock-control none \

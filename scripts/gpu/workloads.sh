@@ -1,6 +1,11 @@
-# Sourced by profile.sh and compare.sh on the GPU machine: the issue 4 workloads by name,
-# as lora-bench throughput arguments on the llama-7b shape. workload_args NAME sets the
-# array `workload`; an unknown name is refused with the list of known ones.
+# Sourced by bench.sh, compare.sh and profile.sh on the GPU machine: the engine the
+# benchmarks run (`bench_engine`: the llama-7b shape unless LW_BENCH_MODEL, a 40 GiB pool
+# of 256 KiB pages unless LW_BENCH_POOL_MIB) and the issue 4 workloads by name, as
+# lora-bench throughput arguments. workload_args NAME sets the array `workload`; an
+# unknown name is refused with the list of known ones.
+bench_model=${LW_BENCH_MODEL:-llama-7b}
+bench_engine=(--model "$bench_model" --backend cuda --pool-mib "${LW_BENCH_POOL_MIB:-40960}" --page-kib 256
+              --max-num-batched-tokens 4096 --adapter-cache /tmp/lw-bench-adapters)
 workloads_known="base1 base32 base64 mixed32 mixed64"
 workload_args() {
   case $1 in
