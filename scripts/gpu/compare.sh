@@ -6,7 +6,9 @@
 # (default .device/bundle.tar.xz), B is LW_BUNDLE_B; a bundle of lora-bench alone is
 # enough (LW_BUNDLE=.device/b.tar.xz scripts/gpu/bundle.sh lora-bench), and B may hold
 # bin/ alone (tar -cJf b.tar.xz bin): its lora-bench then loads A's libraries, which
-# keeps two bundles well within a call's carry. The runs' JSON land in $OUT.
+# keeps two bundles well within a call's carry. The runs' JSON and logs land in
+# $OUT/compare-<B's file name>.tar.gz (a device call brings back only a few files, and
+# one call may compare A with several B).
 # Usage (device call): LW_BUNDLE_B=FILE bash scripts/gpu/compare.sh [WORKLOAD...]
 #   WORKLOAD: as scripts/gpu/workloads.sh (default: base32 mixed32 mixed64)
 #   LW_COMPARE_REPEATS: rounds of A then B (default 2); the engine as bench.sh's
@@ -22,8 +24,7 @@ source scripts/gpu/unpack.sh
 bin_a="$work/bin/lora-bench"
 LW_BUNDLE=$LW_BUNDLE_B source scripts/gpu/unpack.sh
 bin_b="$work/bin/lora-bench"
-out=${OUT:-$PWD/compare-out}
-mkdir -p "$out"
+out=$(mktemp -d)
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 engine=(throughput "${bench_engine[@]}" --prompt 128 --gen 32)
 for round in $(seq "${LW_COMPARE_REPEATS:-2}"); do
@@ -37,3 +38,5 @@ for round in $(seq "${LW_COMPARE_REPEATS:-2}"); do
   done
 done
 python3 bench/compare_runs.py "$out"
+results=${OUT:-$PWD}/compare-$(basename "$LW_BUNDLE_B" .tar.xz).tar.gz
+tar -C "$out" -czf "$results" . && echo "runs: $results"
